@@ -1,0 +1,68 @@
+/* Checkpoint files (HDF5, docs/CHECKPOINTS.md): model, optimizer state, position in training,
+ * metrics history and configuration, written atomically and validated on reading. */
+#ifndef PARAPROP_CHECKPOINT_H
+#define PARAPROP_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "paraprop/net.h"
+#include "paraprop/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PP_CHECKPOINT_FORMAT "paraprop-checkpoint"
+#define PP_CHECKPOINT_VERSION 1
+
+/* One epoch's line of the metrics history. */
+typedef struct pp_metrics_row {
+    int64_t epoch; /* 1-based */
+    double train_loss, test_loss, test_accuracy, seconds, samples_per_s;
+} pp_metrics_row;
+
+typedef struct pp_checkpoint {
+    pp_arch arch;
+    pp_real *params;   /* (nparams) */
+    pp_real *velocity; /* (nparams) or NULL (no momentum) */
+    uint64_t seed;
+    int64_t epoch;          /* completed epochs */
+    int64_t step;           /* completed steps within the epoch in progress */
+    int64_t samples_seen;   /* over the whole run */
+    int64_t batch_size;     /* global minibatch */
+    int64_t ranks, threads; /* informational */
+    char reduction[16];     /* fast | exact */
+    double loss_sum;        /* cost sum of the epoch in progress (so its metrics survive resume) */
+    int64_t loss_count;
+    double elapsed;                                  /* seconds of training so far */
+    int64_t data_samples, data_inputs, data_outputs; /* the training set it was trained on */
+    char data_path[1024];
+    char fingerprint[65]; /* SHA-256 of the parameter bytes */
+    char created_utc[32];
+    char paraprop_version[64];
+    char precision[16];
+    char *config; /* resolved configuration, key = value lines (owned) */
+    pp_metrics_row *metrics;
+    size_t nmetrics;
+    int complete;
+} pp_checkpoint;
+
+/* Reads and validates a checkpoint (format, version, `complete`, shapes, checksums); allocates
+ * params, velocity, config and metrics. PP_ERR_INPUT names the file and the problem. */
+pp_status pp_checkpoint_read(const char *path, pp_checkpoint *ck);
+
+/* Writes PATH.tmp, closes and fsyncs it, renames it to PATH and fsyncs the directory. On failure
+ * the temporary file is removed and any existing PATH is untouched (PP_ERR_WRITE). Fills
+ * created_utc and paraprop_version. */
+pp_status pp_checkpoint_write(const char *path, pp_checkpoint *ck);
+
+void pp_checkpoint_free(pp_checkpoint *ck);
+
+/* The SHA-256 fingerprint of a parameter buffer, as stored and printed. */
+void pp_params_fingerprint(const pp_real *params, size_t n, char hex[65]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

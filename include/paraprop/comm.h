@@ -1,0 +1,52 @@
+/* The communicator: the only module that talks MPI (src/dist/comm.c includes mpi.h). */
+#ifndef PARAPROP_COMM_H
+#define PARAPROP_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "paraprop/precision.h"
+#include "paraprop/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pp_comm pp_comm;
+
+/* Initialises MPI (thread level FUNNELED: only the master thread calls MPI) and returns the
+ * world communicator. */
+pp_status pp_comm_init(int *argc, char ***argv, pp_comm **out);
+/* Finalises MPI; safe on NULL. */
+void pp_comm_finalize(pp_comm *c);
+/* Ends every rank of the job at once (the app's last resort). */
+void pp_comm_abort(pp_comm *c, int status);
+
+int pp_comm_rank(const pp_comm *c);
+int pp_comm_size(const pp_comm *c);
+/* Ranks sharing this node (for the default thread count). */
+int pp_comm_local_size(const pp_comm *c);
+double pp_comm_wtime(void);
+/* A pointer to the MPI_Comm, for parallel HDF5 (io); NULL for c == NULL. */
+const void *pp_comm_native(const pp_comm *c);
+
+/* Collective agreement on a status: when any rank failed, every rank returns the failure of the
+ * lowest failing rank (its code and message, prefixed with "rank R: " when R > 1 ranks). */
+pp_status pp_comm_agree(pp_comm *c, pp_status local);
+
+pp_status pp_comm_barrier(pp_comm *c);
+pp_status pp_comm_sum_real(pp_comm *c, pp_real *buf, size_t n);
+pp_status pp_comm_sum_i64(pp_comm *c, int64_t *buf, size_t n);
+pp_status pp_comm_sum_double(pp_comm *c, double *buf, size_t n);
+pp_status pp_comm_max_double(pp_comm *c, double *buf, size_t n);
+pp_status pp_comm_max_int(pp_comm *c, int *buf, size_t n);
+pp_status pp_comm_bcast(pp_comm *c, void *buf, size_t bytes, int root);
+/* Every rank contributes bytes[rank] bytes at buf + offset[rank]; afterwards all hold all. */
+pp_status pp_comm_allgather_bytes(pp_comm *c, void *buf, const size_t *offset, const size_t *bytes);
+/* Gathers one double per rank to all: out[size]. */
+pp_status pp_comm_allgather_double(pp_comm *c, double mine, double *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,86 @@
+/* Run configuration: one table of options shared by the command line, `--config FILE`
+ * (key = value lines with the same keys), --help, and the resolved config.txt. */
+#ifndef PARAPROP_CONFIG_H
+#define PARAPROP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "paraprop/net.h"
+#include "paraprop/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Which commands an option belongs to. */
+enum {
+    PP_CMD_TRAIN = 1,
+    PP_CMD_BENCH = 2,
+    PP_CMD_GRADCHECK = 4,
+    PP_CMD_EVAL = 8,
+};
+
+enum { PP_EVERY_NONE = 0, PP_EVERY_STEPS = 1, PP_EVERY_EPOCHS = 2 };
+
+typedef struct pp_config {
+    char data[1024];
+    char layers[512];
+    int L; /* weight layers parsed from layers */
+    size_t sizes[PP_MAX_LAYERS + 1];
+    pp_activation hidden, output;
+    pp_cost cost;
+    int64_t epochs, batch_size;
+    double eta, l2, momentum;
+    uint64_t seed;
+    pp_init init;
+    int shuffle;
+    char init_from[1024];
+    char run_dir[1024];
+    int64_t threads; /* 0: OMP_NUM_THREADS, else cores / ranks */
+    int exact;       /* --reduction exact */
+    int64_t ckpt_every;
+    int ckpt_unit;
+    int64_t keep;
+    char ckpt_dir[1024];
+    char resume[1024];
+    int progress;          /* -1 auto (on a terminal), 0 off, 1 on */
+    int64_t steps, warmup; /* bench */
+    char json[1024];       /* bench output */
+    int64_t gc_samples;    /* gradcheck */
+    double gc_eps;
+    char model[1024]; /* eval */
+    char split[16];
+} pp_config;
+
+/* Defaults for every option. */
+void pp_config_defaults(pp_config *c);
+
+/* Parses argv[first…argc) for command `cmd` (PP_CMD_*): first any --config FILE, then the
+ * options, so the command line wins. "--help" sets *help. Unknown options, bad values and
+ * options of other commands are PP_ERR_USAGE naming the option and the value. */
+pp_status pp_config_parse(pp_config *c, int cmd, int argc, char **argv, int first, int *help);
+
+/* Reads key = value lines ('#' starts a comment) into c. */
+pp_status pp_config_load_file(pp_config *c, int cmd, const char *path);
+
+/* Validates the combination (pairs, sizes, required options) and fills L/sizes. */
+pp_status pp_config_check(pp_config *c, int cmd);
+
+/* Writes the resolved configuration as key = value lines. Returns a malloc'd string. */
+char *pp_config_format(const pp_config *c, int cmd);
+
+/* Prints the option table for command cmd (the truth behind --help). */
+void pp_config_print_help(FILE *out, int cmd);
+
+/* Parses "N" or a unit suffix: "500steps", "1epoch", "2epochs"; "0" or "none" disables. */
+pp_status pp_config_parse_every(const char *s, int64_t *n, int *unit);
+
+/* Reads OMP_NUM_THREADS strictly: 0 if unset, a positive count, or PP_ERR_USAGE. */
+pp_status pp_config_env_threads(int64_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,50 @@
+/* Dataset files: the HDF5 format of docs/FORMATS.md, and converters from IDX and CSV. */
+#ifndef PARAPROP_DATASET_H
+#define PARAPROP_DATASET_H
+
+#include <stddef.h>
+
+#include "paraprop/data.h"
+#include "paraprop/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What a dataset file holds, from its metadata (no sample is read). */
+typedef struct pp_dataset_info {
+    size_t n_train, n_test, d, k; /* k: classes (labels) or target width */
+    int has_test;
+    int bytes;    /* inputs stored as uint8 with `scale` */
+    int labelled; /* /train/labels (else /train/targets) */
+    double scale;
+    char source[256];
+} pp_dataset_info;
+
+/* Opens and validates the metadata of a dataset file (format attributes, groups, ranks, shapes,
+ * types). Serial; any rank may call it. */
+pp_status pp_dataset_probe(const char *path, pp_dataset_info *info);
+
+/* Reads samples [lo, hi) of group "train" or "test" into out (out->n = hi − lo). mpi_comm is
+ * pp_comm_native() for a collective parallel read — then every rank of it must call, each with
+ * its own slice, possibly empty — or NULL for a serial read. Labels are range-checked and float
+ * values checked finite. */
+pp_status pp_dataset_read(const char *path, const char *group, const void *mpi_comm, size_t lo,
+                          size_t hi, pp_data *out);
+
+/* Writes a dataset file (atomically: PATH.tmp then rename). test may be NULL. */
+pp_status pp_dataset_write(const char *path, const pp_data *train, const pp_data *test,
+                           const char *source);
+
+/* Reads an IDX image file (idx3, ubyte) and its label file (idx1, ubyte), gzip'd or not, into
+ * bytes with scale 1/255 and labels; k is set to max label + 1 (at least 2). */
+pp_status pp_idx_read(const char *images, const char *labels, pp_data *out);
+
+/* Reads a CSV of numbers with an integer class label in column label_col (0-based; negative
+ * counts from the end); header: skip the first line. k = max label + 1 unless classes > 0. */
+pp_status pp_csv_read(const char *path, int label_col, int header, size_t classes, pp_data *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

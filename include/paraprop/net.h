@@ -1,0 +1,101 @@
+/* The multilayer perceptron: architecture, flat parameters, forward and backward (BP1–BP4 in
+ * matrix form, shared/MATH.md). Shape legend: m = samples in a block, n[l] = neurons of layer l.
+ * Matrices are row-major; a minibatch stores one sample per row. */
+#ifndef PARAPROP_NET_H
+#define PARAPROP_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "paraprop/precision.h"
+#include "paraprop/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PP_MAX_LAYERS 32 /* weight layers */
+
+typedef enum pp_activation {
+    PP_ACT_SIGMOID,
+    PP_ACT_TANH,
+    PP_ACT_RELU,
+    PP_ACT_IDENTITY,
+    PP_ACT_SOFTMAX /* output only */
+} pp_activation;
+
+typedef enum pp_cost { PP_COST_QUADRATIC, PP_COST_CROSS_ENTROPY, PP_COST_LOG_LIKELIHOOD } pp_cost;
+
+typedef enum pp_init { PP_INIT_NORMALIZED, PP_INIT_LARGE } pp_init;
+
+/* Architecture and the layout of the flat parameter buffer: W¹, b¹, W², b², … */
+typedef struct pp_arch {
+    int L;                        /* number of weight layers */
+    size_t n[PP_MAX_LAYERS + 1];  /* n[0] inputs … n[L] outputs */
+    pp_activation hidden, output; /* activation of layers 1…L−1 and of layer L */
+    pp_cost cost;
+    size_t w_off[PP_MAX_LAYERS + 1]; /* offset of Wˡ (nₗ × nₗ₋₁) in the flat buffer, l = 1…L */
+    size_t b_off[PP_MAX_LAYERS + 1]; /* offset of bˡ (nₗ) */
+    size_t nparams;
+} pp_arch;
+
+/* Fills the layout; checks sizes, the activation × cost pair, and overflow. */
+pp_status pp_arch_init(pp_arch *a, int L, const size_t *sizes, pp_activation hidden,
+                       pp_activation output, pp_cost cost);
+
+/* Whether (output, cost) has a closed-form δᴸ that paraprop trains; on refusal writes a message
+ * listing the accepted pairs into msg. */
+int pp_arch_pair_ok(pp_activation output, pp_cost cost, char *msg, size_t msgsz);
+
+const char *pp_activation_name(pp_activation a);
+const char *pp_cost_name(pp_cost c);
+const char *pp_init_name(pp_init i);
+/* Parse names; return -1 when unknown. */
+int pp_activation_parse(const char *s);
+int pp_cost_parse(const char *s);
+int pp_init_parse(const char *s);
+
+/* Weight initialisation from the counter-based RNG keyed by the seed and the parameter index. */
+void pp_net_init_params(const pp_arch *a, pp_init kind, uint64_t seed, pp_real *params);
+
+/* Scratch for up to `rows` samples, shared by a rank's threads (each works on its own rows). */
+typedef struct pp_workspace {
+    size_t rows;
+    pp_real *act[PP_MAX_LAYERS + 1];   /* Aˡ (rows × nₗ); act[0] is the input block */
+    pp_real *delta[PP_MAX_LAYERS + 1]; /* Δˡ (rows × nₗ), l = 1…L */
+    pp_real *zout;                     /* Zᴸ (rows × n_L), for the stable cost forms */
+    pp_real *y;                        /* targets (rows × n_L) */
+} pp_workspace;
+
+pp_status pp_workspace_init(pp_workspace *ws, const pp_arch *a, size_t rows);
+void pp_workspace_free(pp_workspace *ws);
+
+/* Forward pass of rows [r0, r1) of act[0]: fills act[1…L] and zout. */
+void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
+                    size_t r1);
+
+/* BP1 and BP2 for rows [r0, r1): fills delta[L…1] from act, zout and y. Returns the sum of the
+ * rows' costs Cₓ (without the L2 term), in double. */
+double pp_net_backward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
+                       size_t r1);
+
+/* BP3–BP4: the gradient SUM over rows [r0, r1) for the block [j0, j1) × [k0, k1) of Wˡ
+ * (and bˡ[j0, j1) when k0 == 0). Overwrites that part of grad (flat layout). */
+void pp_net_grad_block(const pp_arch *a, const pp_workspace *ws, int l, size_t r0, size_t r1,
+                       size_t j0, size_t j1, size_t k0, size_t k1, pp_real *grad);
+
+/* Cost Cₓ of one row from output z and activation a, target y (double). */
+double pp_cost_row(const pp_arch *a, const pp_real *z, const pp_real *act, const pp_real *y);
+
+/* Single-threaded convenience: the gradient SUM and the cost sum of the first m rows of act[0]
+ * with targets y. */
+double pp_net_grad_sum(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t m,
+                       pp_real *grad);
+
+/* ½‖w‖² over weights only (not biases), for the L2 term. */
+double pp_net_weight_sqnorm(const pp_arch *a, const pp_real *params);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

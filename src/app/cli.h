@@ -1,0 +1,26 @@
+/* Private to the app: the subcommands and their shared helpers. */
+#ifndef PARAPROP_CLI_H
+#define PARAPROP_CLI_H
+
+#include "paraprop/comm.h"
+#include "paraprop/config.h"
+#include "paraprop/status.h"
+
+int cmd_train(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_gradcheck(int argc, char **argv);
+
+/* Prints "paraprop: error: …" (rank 0 only when comm is given) and returns the exit status. */
+int cli_fail(pp_comm *comm, pp_status st);
+
+/* Parses options for cmd; prints help and returns 0 into *exit_now when --help was asked, or
+ * prints the error (exit status 2). Returns 1 to continue. */
+int cli_parse(pp_config *cfg, int cmd, const char *usage, int argc, char **argv, int *exit_now);
+
+/* MPI set-up for commands that run on ranks. */
+pp_status cli_comm_init(int *argc, char ***argv, pp_comm **comm);
+
+#endif

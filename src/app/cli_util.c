@@ -1,0 +1,40 @@
+/* Shared pieces of the subcommands: error reporting, option parsing, MPI start-up. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "paraprop/train.h"
+
+int cli_fail(pp_comm *comm, pp_status st)
+{
+    if (!comm || pp_comm_rank(comm) == 0) {
+        fprintf(stderr, "paraprop: error: %s\n", st.msg);
+        fflush(stderr);
+    }
+    return pp_code_exit_status(st.code);
+}
+
+int cli_parse(pp_config *cfg, int cmd, const char *usage, int argc, char **argv, int *exit_now)
+{
+    int help = 0;
+    pp_config_defaults(cfg);
+    pp_status st = pp_config_parse(cfg, cmd, argc, argv, 2, &help);
+    if (help) {
+        fputs(usage, stdout);
+        fputs("\noptions:\n", stdout);
+        pp_config_print_help(stdout, cmd);
+        *exit_now = 0;
+        return 0;
+    }
+    if (st.code) {
+        *exit_now = cli_fail(NULL, st);
+        return 0;
+    }
+    return 1;
+}
+
+pp_status cli_comm_init(int *argc, char ***argv, pp_comm **comm)
+{
+    pp_status st = pp_comm_init(argc, argv, comm);
+    if (!st.code) pp_signals_install();
+    return st;
+}

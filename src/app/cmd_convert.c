@@ -1,0 +1,142 @@
+/* `paraprop convert idx|csv`: writes the dataset format of docs/FORMATS.md. Serial. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "paraprop/dataset.h"
+
+static const char *const USAGE =
+    "usage: paraprop convert idx --train-images F --train-labels F [--test-images F\n"
+    "                            --test-labels F] -o OUT.h5\n"
+    "       paraprop convert csv --train F.csv [--test F.csv] [--label-column N] [--header]\n"
+    "                            [--classes K] -o OUT.h5\n"
+    "IDX files may be gzip'd (MNIST, Fashion-MNIST); pixels are stored as uint8 with scale\n"
+    "1/255 (values in [0, 1]). CSV: numbers separated by commas, one integer class label\n"
+    "column (default 0; negative counts from the end), --header skips the first line.\n";
+
+typedef struct conv_args {
+    const char *ti, *tl, *si, *sl, *train, *test, *out;
+    int label_col, header;
+    long classes;
+} conv_args;
+
+static int parse(int argc, char **argv, conv_args *a, pp_status *st)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 3; i < argc; i++) {
+        const char *k = argv[i];
+        if (strcmp(k, "--help") == 0) return 1;
+        if (strcmp(k, "--header") == 0) {
+            a->header = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            *st = pp_error(PP_ERR_USAGE, "%s needs a value", k);
+            return -1;
+        }
+        const char *v = argv[++i];
+        char *end;
+        if (strcmp(k, "--train-images") == 0)
+            a->ti = v;
+        else if (strcmp(k, "--train-labels") == 0)
+            a->tl = v;
+        else if (strcmp(k, "--test-images") == 0)
+            a->si = v;
+        else if (strcmp(k, "--test-labels") == 0)
+            a->sl = v;
+        else if (strcmp(k, "--train") == 0)
+            a->train = v;
+        else if (strcmp(k, "--test") == 0)
+            a->test = v;
+        else if (strcmp(k, "-o") == 0 || strcmp(k, "--output") == 0)
+            a->out = v;
+        else if (strcmp(k, "--label-column") == 0) {
+            long x = strtol(v, &end, 10);
+            if (*end || end == v || x < -100000 || x > 100000) {
+                *st = pp_error(PP_ERR_USAGE, "--label-column: expected an integer, got '%s'", v);
+                return -1;
+            }
+            a->label_col = (int)x;
+        } else if (strcmp(k, "--classes") == 0) {
+            a->classes = strtol(v, &end, 10);
+            if (*end || end == v || a->classes < 2 || a->classes > (1 << 24)) {
+                *st = pp_error(PP_ERR_USAGE, "--classes: expected an integer ≥ 2, got '%s'", v);
+                return -1;
+            }
+        } else {
+            *st = pp_error(PP_ERR_USAGE, "convert: unknown option '%s' (see --help)", k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    if (argc < 3 || (strcmp(argv[2], "idx") && strcmp(argv[2], "csv"))) {
+        if (argc >= 3 && strcmp(argv[2], "--help") == 0) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+        fprintf(stderr, "paraprop: error: convert needs a format, 'idx' or 'csv'\n%s", USAGE);
+        return 2;
+    }
+    int is_idx = strcmp(argv[2], "idx") == 0;
+    conv_args a;
+    pp_status st = pp_ok();
+    int r = parse(argc, argv, &a, &st);
+    if (r > 0) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    if (r < 0) return cli_fail(NULL, st);
+    if (!a.out) return cli_fail(NULL, pp_error(PP_ERR_USAGE, "convert: -o OUT.h5 is required"));
+    pp_data train, test;
+    memset(&train, 0, sizeof train);
+    memset(&test, 0, sizeof test);
+    int has_test = 0;
+    char source[2048];
+    if (is_idx) {
+        if (!a.ti || !a.tl)
+            return cli_fail(NULL, pp_error(PP_ERR_USAGE, "convert idx: --train-images and "
+                                                         "--train-labels are required"));
+        if (!a.si != !a.sl)
+            return cli_fail(NULL, pp_error(PP_ERR_USAGE, "convert idx: give both --test-images "
+                                                         "and --test-labels, or neither"));
+        st = pp_idx_read(a.ti, a.tl, &train);
+        if (!st.code && a.si) {
+            has_test = 1;
+            st = pp_idx_read(a.si, a.sl, &test);
+        }
+        if (!st.code && has_test) {
+            /* both sets share the class count: the larger label range */
+            size_t k = train.k > test.k ? train.k : test.k;
+            train.k = test.k = k;
+        }
+        snprintf(source, sizeof source, "idx: %s", a.ti);
+    } else {
+        if (!a.train)
+            return cli_fail(NULL, pp_error(PP_ERR_USAGE, "convert csv: --train FILE is required"));
+        st = pp_csv_read(a.train, a.label_col, a.header, (size_t)a.classes, &train);
+        if (!st.code && a.test) {
+            has_test = 1;
+            st = pp_csv_read(a.test, a.label_col, a.header, (size_t)a.classes, &test);
+        }
+        if (!st.code && has_test) {
+            size_t k = train.k > test.k ? train.k : test.k;
+            train.k = test.k = k;
+            if (train.d != test.d)
+                st = pp_error(PP_ERR_INPUT, "%s has %zu inputs per row but %s has %zu", a.train,
+                              train.d, a.test, test.d);
+        }
+        snprintf(source, sizeof source, "csv: %s", a.train);
+    }
+    if (!st.code) st = pp_dataset_write(a.out, &train, has_test ? &test : NULL, source);
+    if (!st.code)
+        printf("wrote %s: %zu training samples%s%zu, %zu inputs, %zu classes\n", a.out, train.n,
+               has_test ? ", test samples " : "", has_test ? test.n : (size_t)0, train.d, train.k);
+    pp_data_free(&train);
+    pp_data_free(&test);
+    return st.code ? cli_fail(NULL, st) : 0;
+}

@@ -1,0 +1,57 @@
+/* `paraprop train` and `paraprop bench`. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "paraprop/train.h"
+
+int cmd_train(int argc, char **argv)
+{
+    pp_config cfg;
+    int rc;
+    if (!cli_parse(&cfg, PP_CMD_TRAIN,
+                   "usage: [mpiexec -n R] paraprop train --data FILE --layers N0,N1,…,NL "
+                   "[options]\n",
+                   argc, argv, &rc))
+        return rc;
+    pp_comm *comm = NULL;
+    pp_status st = cli_comm_init(&argc, &argv, &comm);
+    if (st.code) return cli_fail(NULL, st);
+    pp_train_result res;
+    st = pp_train(comm, &cfg, stdout, &res);
+    if (st.code) {
+        rc = cli_fail(comm, st);
+    } else if (res.stopped_early) {
+        rc = PP_EXIT_PREEMPTED;
+    } else {
+        rc = 0;
+        if (pp_comm_rank(comm) == 0) {
+            printf("final model: %s\n", res.final_model);
+            if (res.test_accuracy >= 0)
+                printf("test accuracy: %.4f (test loss %.4f)\n", res.test_accuracy, res.test_loss);
+        }
+    }
+    if (pp_comm_rank(comm) == 0 && (!st.code)) {
+        printf("fingerprint: %s\n", res.fingerprint);
+        fflush(stdout);
+    }
+    pp_comm_finalize(comm);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    pp_config cfg;
+    int rc;
+    if (!cli_parse(&cfg, PP_CMD_BENCH,
+                   "usage: [mpiexec -n R] paraprop bench --data FILE --layers … --steps N "
+                   "[--warmup W] [--json FILE] [options]\n",
+                   argc, argv, &rc))
+        return rc;
+    pp_comm *comm = NULL;
+    pp_status st = cli_comm_init(&argc, &argv, &comm);
+    if (st.code) return cli_fail(NULL, st);
+    st = pp_bench(comm, &cfg, stdout);
+    rc = st.code ? cli_fail(comm, st) : 0;
+    pp_comm_finalize(comm);
+    return rc;
+}

@@ -1,0 +1,49 @@
+/* The `paraprop` command: dispatches to the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "paraprop/precision.h"
+
+#ifndef PARAPROP_GIT_REVISION
+#define PARAPROP_GIT_REVISION "unknown"
+#endif
+
+static const char *const USAGE =
+    "usage: paraprop COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  train      train a network (mpiexec -n R paraprop train … for R ranks)\n"
+    "  eval       loss, accuracy and confusion matrix of a model on a dataset\n"
+    "  convert    make a dataset file: 'convert idx …' (MNIST-style) or 'convert csv …'\n"
+    "  inspect    print what a checkpoint or model file holds, and whether it is valid\n"
+    "  gradcheck  compare backpropagation with finite differences\n"
+    "  bench      time training steps and print one JSON line\n"
+    "\n"
+    "'paraprop COMMAND --help' lists a command's options. --version prints the version.\n"
+    "exit statuses: 0 success, 1 runtime failure, 2 usage error, 3 bad input file,\n"
+    "  4 training diverged, 5 write failed, 6 out of memory, 75 stopped by a signal after\n"
+    "  writing a checkpoint (run the same command again to resume). See docs/ERRORS.md.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("paraprop %s (rev %s, %s precision)\n", PARAPROP_VERSION, PARAPROP_GIT_REVISION,
+               PP_DOUBLE ? "double" : "single");
+        return 0;
+    }
+    const char *c = argv[1];
+    if (strcmp(c, "train") == 0) return cmd_train(argc, argv);
+    if (strcmp(c, "bench") == 0) return cmd_bench(argc, argv);
+    if (strcmp(c, "eval") == 0) return cmd_eval(argc, argv);
+    if (strcmp(c, "convert") == 0) return cmd_convert(argc, argv);
+    if (strcmp(c, "inspect") == 0) return cmd_inspect(argc, argv);
+    if (strcmp(c, "gradcheck") == 0) return cmd_gradcheck(argc, argv);
+    fprintf(stderr, "paraprop: error: unknown command '%s'\n\n%s", c, USAGE);
+    return 2;
+}

@@ -1,0 +1,173 @@
+/* Exact-mode gradient: fixed sample blocks, fixed-point integer sums (see exact.h). */
+#include "paraprop/exact.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+pp_status pp_exact_init(pp_exact *ex, const pp_arch *a, int threads)
+{
+    memset(ex, 0, sizeof *ex);
+    if (threads < 1) threads = 1;
+    ex->threads = threads;
+    ex->nparams = a->nparams;
+    ex->nmax = 2 * a->L;
+    ex->part = malloc((size_t)threads * a->nparams * sizeof *ex->part);
+    ex->acc = malloc((size_t)threads * a->nparams * sizeof *ex->acc);
+    if (!ex->part || !ex->acc) {
+        pp_exact_free(ex);
+        return pp_error(PP_ERR_NOMEM, "exact mode: cannot allocate %d × %zu partial sums", threads,
+                        a->nparams);
+    }
+    return pp_ok();
+}
+
+void pp_exact_free(pp_exact *ex)
+{
+    if (!ex) return;
+    free(ex->part);
+    free(ex->acc);
+    memset(ex, 0, sizeof *ex);
+}
+
+void pp_exact_shard(size_t n, int rank, int nranks, size_t *lo, size_t *hi)
+{
+    size_t nb = (n + PP_EXACT_BLOCK - 1) / PP_EXACT_BLOCK;
+    size_t b0 = nb * (size_t)rank / (size_t)nranks, b1 = nb * (size_t)(rank + 1) / (size_t)nranks;
+    *lo = b0 * PP_EXACT_BLOCK < n ? b0 * PP_EXACT_BLOCK : n;
+    *hi = b1 * PP_EXACT_BLOCK < n ? b1 * PP_EXACT_BLOCK : n;
+}
+
+static double absmax(const pp_real *v, size_t len)
+{
+    double m = 0;
+    for (size_t i = 0; i < len; i++) {
+        double x = fabs((double)v[i]);
+        /* NaN must win so that it is reported, not hidden */
+        if (!(x <= m)) m = x;
+    }
+    return m;
+}
+
+double pp_exact_forward_backward(pp_exact *ex, const pp_arch *a, const pp_real *params,
+                                 const pp_data *x, const uint32_t *ids, size_t m, pp_workspace *ws,
+                                 pp_batch_times *times)
+{
+    const size_t nblk = (m + PP_EXACT_BLOCK - 1) / PP_EXACT_BLOCK;
+    const int L = a->L;
+    double cost_t[256] = {0};
+    double tmax[256][2 * PP_MAX_LAYERS];
+    int T = ex->threads < 256 ? ex->threads : 256;
+    if ((size_t)T > nblk) T = nblk ? (int)nblk : 1;
+    double t_data = 0, t_comp = 0;
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        for (int i = 0; i < 2 * L; i++) tmax[t][i] = 0;
+        double td = 0, t0 = omp_get_wtime();
+        for (size_t blk = nblk * (size_t)t / (size_t)nt; blk < nblk * (size_t)(t + 1) / (size_t)nt;
+             blk++) {
+            size_t r0 = blk * PP_EXACT_BLOCK,
+                   r1 = r0 + PP_EXACT_BLOCK < m ? r0 + PP_EXACT_BLOCK : m;
+            double tg = omp_get_wtime();
+            pp_data_gather(x, ids, ws, r0, r1);
+            td += omp_get_wtime() - tg;
+            pp_net_forward(a, params, ws, r0, r1);
+            cost_t[t] += pp_net_backward(a, params, ws, r0, r1);
+            for (int l = 1; l <= L; l++) {
+                double md = absmax(ws->delta[l] + r0 * a->n[l], (r1 - r0) * a->n[l]);
+                double ma = absmax(ws->act[l - 1] + r0 * a->n[l - 1], (r1 - r0) * a->n[l - 1]);
+                if (!(md <= tmax[t][l - 1])) tmax[t][l - 1] = md;
+                if (!(ma <= tmax[t][L + l - 1])) tmax[t][L + l - 1] = ma;
+            }
+        }
+        if (t == 0) {
+            t_data = td;
+            t_comp = omp_get_wtime() - t0 - td;
+        }
+    }
+    double cost = 0;
+    for (int i = 0; i < 2 * L; i++) ex->maxes[i] = 0;
+    for (int t = 0; t < T; t++) {
+        cost += cost_t[t];
+        for (int i = 0; i < 2 * L; i++)
+            if (!(tmax[t][i] <= ex->maxes[i])) ex->maxes[i] = tmax[t][i];
+    }
+    if (times) {
+        times->data += t_data;
+        times->compute += t_comp;
+    }
+    return cost;
+}
+
+/* The shift s with bound · 2^s < 2^61 (two bits of headroom over the rounding of each block). */
+static int shift_for(double bound)
+{
+    if (bound == 0) return 0;
+    int e;
+    frexp(bound, &e); /* bound < 2^e */
+    return 61 - e;
+}
+
+pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace *ws, size_t m,
+                              size_t n)
+{
+    const int L = a->L;
+    for (int l = 1; l <= L; l++) {
+        double md = ex->maxes[l - 1], ma = ex->maxes[L + l - 1];
+        if (!isfinite(md) || !isfinite(ma))
+            return pp_error(PP_ERR_DIVERGED,
+                            "layer %d: the %s is not finite (exact mode checks every step)", l,
+                            !isfinite(md) ? "error δ" : "input activation");
+        /* |Σₓ δⱼ aₖ| ≤ n·max|δ|·max|a| and |Σₓ δⱼ| ≤ n·max|δ| */
+        double wb = (double)n * md * ma, bb = (double)n * md;
+        if (!isfinite(wb))
+            return pp_error(PP_ERR_DIVERGED,
+                            "layer %d: gradient bound %g·%g·%zu exceeds the range of exact mode", l,
+                            md, ma, n);
+        ex->wshift[l] = shift_for(wb);
+        ex->bshift[l] = shift_for(bb);
+    }
+    const size_t P = a->nparams, nblk = (m + PP_EXACT_BLOCK - 1) / PP_EXACT_BLOCK;
+    int T = ex->threads;
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        pp_real *part = ex->part + (size_t)t * P;
+        int64_t *acc = ex->acc + (size_t)t * P;
+        memset(acc, 0, P * sizeof *acc);
+        for (size_t blk = nblk * (size_t)t / (size_t)nt; blk < nblk * (size_t)(t + 1) / (size_t)nt;
+             blk++) {
+            size_t r0 = blk * PP_EXACT_BLOCK,
+                   r1 = r0 + PP_EXACT_BLOCK < m ? r0 + PP_EXACT_BLOCK : m;
+            for (int l = 1; l <= L; l++) {
+                pp_net_grad_block(a, ws, l, r0, r1, 0, a->n[l], 0, a->n[l - 1], part);
+                const size_t wo = a->w_off[l], nw = a->n[l] * a->n[l - 1];
+                const double ws_ = ldexp(1.0, ex->wshift[l]), bs = ldexp(1.0, ex->bshift[l]);
+                for (size_t i = wo; i < wo + nw; i++) acc[i] += llrint((double)part[i] * ws_);
+                for (size_t i = a->b_off[l]; i < a->b_off[l] + a->n[l]; i++)
+                    acc[i] += llrint((double)part[i] * bs);
+            }
+        }
+#pragma omp barrier
+        /* integer sums: the thread order does not matter */
+        size_t p0 = P * (size_t)t / (size_t)nt, p1 = P * (size_t)(t + 1) / (size_t)nt;
+        for (int u = 1; u < nt; u++) {
+            const int64_t *o = ex->acc + (size_t)u * P;
+            for (size_t i = p0; i < p1; i++) ex->acc[i] += o[i];
+        }
+    }
+    return pp_ok();
+}
+
+void pp_exact_finish(const pp_exact *ex, const pp_arch *a, pp_real *gsum)
+{
+    for (int l = 1; l <= a->L; l++) {
+        const size_t wo = a->w_off[l], nw = a->n[l] * a->n[l - 1];
+        for (size_t i = wo; i < wo + nw; i++)
+            gsum[i] = (pp_real)ldexp((double)ex->acc[i], -ex->wshift[l]);
+        for (size_t i = a->b_off[l]; i < a->b_off[l] + a->n[l]; i++)
+            gsum[i] = (pp_real)ldexp((double)ex->acc[i], -ex->bshift[l]);
+    }
+}

@@ -1,0 +1,181 @@
+/* MPI behind the pp_comm interface. Counts above INT_MAX are sent in chunks. */
+#include "paraprop/comm.h"
+
+#include <limits.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pp_comm {
+    MPI_Comm comm;
+    int rank, size;
+    int local_size; /* ranks on this node */
+    int owns_mpi;
+};
+
+#define CHUNK ((size_t)1 << 28)
+
+static pp_status mpi_fail(int rc, const char *what)
+{
+    char s[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, s, &len);
+    return pp_error(PP_ERR_RUNTIME, "MPI %s failed: %s", what, s);
+}
+
+pp_status pp_comm_init(int *argc, char ***argv, pp_comm **out)
+{
+    *out = NULL;
+    int inited = 0, provided = 0;
+    MPI_Initialized(&inited);
+    pp_comm *c = calloc(1, sizeof *c);
+    if (!c) return pp_error(PP_ERR_NOMEM, "cannot allocate the communicator");
+    if (!inited) {
+        int rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+        if (rc != MPI_SUCCESS) {
+            free(c);
+            return mpi_fail(rc, "initialisation");
+        }
+        c->owns_mpi = 1;
+    }
+    c->comm = MPI_COMM_WORLD;
+    /* errors come back as codes and become pp_status values */
+    MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(c->comm, &c->rank);
+    MPI_Comm_size(c->comm, &c->size);
+    MPI_Comm node;
+    c->local_size = 1;
+    if (MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(node, &c->local_size);
+        MPI_Comm_free(&node);
+    }
+    *out = c;
+    return pp_ok();
+}
+
+void pp_comm_finalize(pp_comm *c)
+{
+    if (!c) return;
+    if (c->owns_mpi) MPI_Finalize();
+    free(c);
+}
+
+void pp_comm_abort(pp_comm *c, int status)
+{
+    MPI_Abort(c ? c->comm : MPI_COMM_WORLD, status);
+}
+
+int pp_comm_rank(const pp_comm *c)
+{
+    return c ? c->rank : 0;
+}
+int pp_comm_size(const pp_comm *c)
+{
+    return c ? c->size : 1;
+}
+int pp_comm_local_size(const pp_comm *c)
+{
+    return c ? c->local_size : 1;
+}
+double pp_comm_wtime(void)
+{
+    return MPI_Wtime();
+}
+const void *pp_comm_native(const pp_comm *c)
+{
+    return c ? (const void *)&c->comm : NULL;
+}
+
+pp_status pp_comm_agree(pp_comm *c, pp_status local)
+{
+    if (!c || c->size == 1) return local;
+    int mine = local.code != PP_OK ? c->rank : c->size, first = 0;
+    int rc = MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->comm);
+    if (rc != MPI_SUCCESS) return mpi_fail(rc, "status agreement");
+    if (first == c->size) return pp_ok();
+    pp_status st = local;
+    rc = MPI_Bcast(&st, (int)sizeof st, MPI_BYTE, first, c->comm);
+    if (rc != MPI_SUCCESS) return mpi_fail(rc, "status broadcast");
+    if (c->rank != first || c->size > 1) {
+        char msg[PP_STATUS_MSG_MAX];
+        memcpy(msg, st.msg, sizeof msg);
+        snprintf(st.msg, sizeof st.msg, "rank %d: %s", first, msg);
+    }
+    return st;
+}
+
+pp_status pp_comm_barrier(pp_comm *c)
+{
+    if (!c || c->size == 1) return pp_ok();
+    int rc = MPI_Barrier(c->comm);
+    return rc == MPI_SUCCESS ? pp_ok() : mpi_fail(rc, "barrier");
+}
+
+static pp_status allreduce(pp_comm *c, void *buf, size_t n, MPI_Datatype t, size_t esz, MPI_Op op,
+                           const char *what)
+{
+    if (!c || c->size == 1) return pp_ok();
+    for (size_t off = 0; off < n; off += CHUNK) {
+        size_t len = n - off < CHUNK ? n - off : CHUNK;
+        int rc = MPI_Allreduce(MPI_IN_PLACE, (char *)buf + off * esz, (int)len, t, op, c->comm);
+        if (rc != MPI_SUCCESS) return mpi_fail(rc, what);
+    }
+    return pp_ok();
+}
+
+pp_status pp_comm_sum_real(pp_comm *c, pp_real *buf, size_t n)
+{
+#if PP_DOUBLE
+    return allreduce(c, buf, n, MPI_DOUBLE, sizeof *buf, MPI_SUM, "gradient allreduce");
+#else
+    return allreduce(c, buf, n, MPI_FLOAT, sizeof *buf, MPI_SUM, "gradient allreduce");
+#endif
+}
+pp_status pp_comm_sum_i64(pp_comm *c, int64_t *buf, size_t n)
+{
+    return allreduce(c, buf, n, MPI_INT64_T, sizeof *buf, MPI_SUM, "integer allreduce");
+}
+pp_status pp_comm_sum_double(pp_comm *c, double *buf, size_t n)
+{
+    return allreduce(c, buf, n, MPI_DOUBLE, sizeof *buf, MPI_SUM, "allreduce");
+}
+pp_status pp_comm_max_double(pp_comm *c, double *buf, size_t n)
+{
+    return allreduce(c, buf, n, MPI_DOUBLE, sizeof *buf, MPI_MAX, "max allreduce");
+}
+pp_status pp_comm_max_int(pp_comm *c, int *buf, size_t n)
+{
+    return allreduce(c, buf, n, MPI_INT, sizeof *buf, MPI_MAX, "max allreduce");
+}
+
+pp_status pp_comm_bcast(pp_comm *c, void *buf, size_t bytes, int root)
+{
+    if (!c || c->size == 1) return pp_ok();
+    for (size_t off = 0; off < bytes; off += CHUNK) {
+        size_t len = bytes - off < CHUNK ? bytes - off : CHUNK;
+        int rc = MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, root, c->comm);
+        if (rc != MPI_SUCCESS) return mpi_fail(rc, "broadcast");
+    }
+    return pp_ok();
+}
+
+pp_status pp_comm_allgather_bytes(pp_comm *c, void *buf, const size_t *offset, const size_t *bytes)
+{
+    if (!c || c->size == 1) return pp_ok();
+    /* one broadcast per rank keeps counts 64-bit safe through chunking */
+    for (int r = 0; r < c->size; r++)
+        PP_TRY(pp_comm_bcast(c, (char *)buf + offset[r], bytes[r], r));
+    return pp_ok();
+}
+
+pp_status pp_comm_allgather_double(pp_comm *c, double mine, double *out)
+{
+    if (!c || c->size == 1) {
+        out[0] = mine;
+        return pp_ok();
+    }
+    int rc = MPI_Allgather(&mine, 1, MPI_DOUBLE, out, 1, MPI_DOUBLE, c->comm);
+    return rc == MPI_SUCCESS ? pp_ok() : mpi_fail(rc, "allgather");
+}

@@ -1,0 +1,141 @@
+/* CSV input: one sample per line, numeric columns, one integer class label column. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "paraprop/dataset.h"
+
+/* Splits a line in place at commas; returns the number of fields (≤ max). */
+static size_t split_fields(char *line, char **f, size_t max)
+{
+    size_t n = 0;
+    char *p = line;
+    for (;;) {
+        if (n == max) return max + 1;
+        f[n++] = p;
+        char *c = strchr(p, ',');
+        if (!c) break;
+        *c = '\0';
+        p = c + 1;
+    }
+    return n;
+}
+
+static int parse_double(const char *s, double *v)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    if (!*s) return -1;
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n') end++;
+    return (*end || errno == ERANGE || !isfinite(*v)) ? -1 : 0;
+}
+
+pp_status pp_csv_read(const char *path, int label_col, int header, size_t classes, pp_data *out)
+{
+    memset(out, 0, sizeof *out);
+    FILE *fp = fopen(path, "r");
+    if (!fp) return pp_error(PP_ERR_INPUT, "%s: cannot open the CSV file", path);
+    pp_status st = pp_ok();
+    char *line = NULL;
+    size_t cap = 0, ncols = 0, n = 0, rows_cap = 0, lineno = 0;
+    float *vals = NULL;
+    int32_t *labs = NULL;
+    char **f = NULL;
+    ssize_t len;
+    int maxl = 1;
+    while ((len = getline(&line, &cap, fp)) >= 0) {
+        lineno++;
+        if (header && lineno == 1) continue;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (len == 0) continue;
+        if (!f) {
+            size_t commas = 0;
+            for (char *p = line; *p; p++) commas += *p == ',';
+            ncols = commas + 1;
+            if (ncols < 2) {
+                st = pp_error(PP_ERR_INPUT, "%s:%zu: need at least 2 columns (inputs and a label)",
+                              path, lineno);
+                goto done;
+            }
+            f = malloc(ncols * sizeof *f);
+            if (!f) {
+                st = pp_error(PP_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+        }
+        size_t nf = split_fields(line, f, ncols);
+        if (nf != ncols) {
+            st = pp_error(PP_ERR_INPUT, "%s:%zu: %s columns; the first row has %zu", path, lineno,
+                          nf > ncols ? "more" : "fewer", ncols);
+            goto done;
+        }
+        size_t lc = label_col < 0 ? ncols - (size_t)(-label_col) : (size_t)label_col;
+        if ((label_col < 0 && (size_t)(-label_col) > ncols) || lc >= ncols) {
+            st = pp_error(PP_ERR_USAGE, "%s: --label-column %d is outside the %zu columns", path,
+                          label_col, ncols);
+            goto done;
+        }
+        if (n == rows_cap) {
+            rows_cap = rows_cap ? 2 * rows_cap : 1024;
+            float *nv = realloc(vals, rows_cap * (ncols - 1) * sizeof *vals);
+            int32_t *nl = realloc(labs, rows_cap * sizeof *labs);
+            if (nv) vals = nv;
+            if (nl) labs = nl;
+            if (!nv || !nl) {
+                st = pp_error(PP_ERR_NOMEM, "out of memory reading %s", path);
+                goto done;
+            }
+        }
+        size_t k = 0;
+        for (size_t c = 0; c < ncols; c++) {
+            double v;
+            if (parse_double(f[c], &v) != 0) {
+                st = pp_error(PP_ERR_INPUT, "%s:%zu: column %zu ('%.40s') is not a finite number",
+                              path, lineno, c, f[c]);
+                goto done;
+            }
+            if (c == lc) {
+                if (v != floor(v) || v < 0 || v > 1e7) {
+                    st = pp_error(PP_ERR_INPUT,
+                                  "%s:%zu: label '%.40s' should be a class number 0, 1, 2, …", path,
+                                  lineno, f[c]);
+                    goto done;
+                }
+                labs[n] = (int32_t)v;
+                if (labs[n] > maxl) maxl = labs[n];
+            } else {
+                vals[n * (ncols - 1) + k++] = (float)v;
+            }
+        }
+        n++;
+    }
+    if (n == 0) {
+        st = pp_error(PP_ERR_INPUT, "%s: no data rows", path);
+        goto done;
+    }
+    size_t k = classes ? classes : (size_t)maxl + 1;
+    if ((size_t)maxl >= k) {
+        st = pp_error(PP_ERR_INPUT, "%s: label %d is out of range for %zu classes", path, maxl, k);
+        goto done;
+    }
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    out->d = ncols - 1;
+    out->k = k;
+    out->scale = 1.0;
+    out->f32 = vals;
+    out->labels = labs;
+    vals = NULL;
+    labs = NULL;
+done:
+    free(line);
+    free(f);
+    free(vals);
+    free(labs);
+    fclose(fp);
+    return st;
+}

@@ -1,0 +1,199 @@
+/* HDF5 helpers: quiet errors, attributes, dataset opening with shape checks, fsync. */
+#include "h5util.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+void pp_h5_quiet(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+void pp_h5_close(hid_t h)
+{
+    if (h < 0) return;
+    switch (H5Iget_type(h)) {
+    case H5I_FILE:
+        H5Fclose(h);
+        break;
+    case H5I_GROUP:
+        H5Gclose(h);
+        break;
+    case H5I_DATASET:
+        H5Dclose(h);
+        break;
+    case H5I_DATASPACE:
+        H5Sclose(h);
+        break;
+    case H5I_DATATYPE:
+        H5Tclose(h);
+        break;
+    case H5I_ATTR:
+        H5Aclose(h);
+        break;
+    case H5I_GENPROP_LST:
+        H5Pclose(h);
+        break;
+    default:
+        break;
+    }
+}
+
+int pp_h5_exists(hid_t file, const char *name)
+{
+    /* check each prefix: H5Lexists fails on a missing intermediate group */
+    char buf[256];
+    size_t n = strlen(name);
+    if (n >= sizeof buf) return 0;
+    memcpy(buf, name, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) return 0;
+            buf[i] = c;
+        }
+    }
+    return 1;
+}
+
+pp_status pp_h5_attr_string(hid_t obj, const char *name, char *buf, size_t bufsz, const char *path)
+{
+    pp_status st = pp_ok();
+    hid_t a = -1, t = -1, mt = -1;
+    if (H5Aexists(obj, name) <= 0) {
+        st = pp_error(PP_ERR_INPUT, "%s: attribute '%s' is missing", path, name);
+        goto done;
+    }
+    a = H5Aopen(obj, name, H5P_DEFAULT);
+    t = a >= 0 ? H5Aget_type(a) : -1;
+    if (t < 0 || H5Tget_class(t) != H5T_STRING) {
+        st = pp_error(PP_ERR_INPUT, "%s: attribute '%s' should be a string", path, name);
+        goto done;
+    }
+    if (H5Tis_variable_str(t) > 0) {
+        char *s = NULL;
+        mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        if (H5Aread(a, mt, &s) < 0 || !s) {
+            st = pp_error(PP_ERR_INPUT, "%s: cannot read attribute '%s'", path, name);
+            goto done;
+        }
+        snprintf(buf, bufsz, "%s", s);
+        H5free_memory(s);
+    } else {
+        size_t sz = H5Tget_size(t);
+        if (sz == 0 || sz >= bufsz) {
+            st = pp_error(PP_ERR_INPUT, "%s: attribute '%s' is too long (%zu bytes)", path, name,
+                          sz);
+            goto done;
+        }
+        mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, sz + 1);
+        memset(buf, 0, bufsz);
+        if (H5Aread(a, mt, buf) < 0) {
+            st = pp_error(PP_ERR_INPUT, "%s: cannot read attribute '%s'", path, name);
+            goto done;
+        }
+    }
+done:
+    pp_h5_close(mt);
+    pp_h5_close(t);
+    pp_h5_close(a);
+    return st;
+}
+
+static pp_status attr_num(hid_t obj, const char *name, hid_t memtype, void *v, const char *path)
+{
+    pp_status st = pp_ok();
+    hid_t a = -1, s = -1, t = -1;
+    if (H5Aexists(obj, name) <= 0)
+        return pp_error(PP_ERR_INPUT, "%s: attribute '%s' is missing", path, name);
+    a = H5Aopen(obj, name, H5P_DEFAULT);
+    s = a >= 0 ? H5Aget_space(a) : -1;
+    t = a >= 0 ? H5Aget_type(a) : -1;
+    H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    if (a < 0 || s < 0 || H5Sget_simple_extent_npoints(s) != 1 ||
+        (cls != H5T_INTEGER && cls != H5T_FLOAT)) {
+        st = pp_error(PP_ERR_INPUT, "%s: attribute '%s' should be one number", path, name);
+    } else if (H5Aread(a, memtype, v) < 0) {
+        st = pp_error(PP_ERR_INPUT, "%s: cannot read attribute '%s' as a number", path, name);
+    }
+    pp_h5_close(t);
+    pp_h5_close(s);
+    pp_h5_close(a);
+    return st;
+}
+
+pp_status pp_h5_attr_i64(hid_t obj, const char *name, int64_t *v, const char *path)
+{
+    return attr_num(obj, name, H5T_NATIVE_INT64, v, path);
+}
+
+pp_status pp_h5_attr_double(hid_t obj, const char *name, double *v, const char *path)
+{
+    return attr_num(obj, name, H5T_NATIVE_DOUBLE, v, path);
+}
+
+static int write_attr(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v)
+{
+    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a >= 0 && H5Awrite(a, mtype, v) >= 0) ? 0 : -1;
+    pp_h5_close(a);
+    pp_h5_close(s);
+    return rc;
+}
+
+int pp_h5_write_attr_string(hid_t obj, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(value) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    int rc = write_attr(obj, name, t, t, value);
+    H5Tclose(t);
+    return rc;
+}
+
+int pp_h5_write_attr_i64(hid_t obj, const char *name, int64_t v)
+{
+    return write_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+}
+
+int pp_h5_write_attr_double(hid_t obj, const char *name, double v)
+{
+    return write_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
+}
+
+pp_status pp_h5_open_dataset(hid_t file, const char *name, int rank, hsize_t *dims, hid_t *out,
+                             const char *path)
+{
+    *out = -1;
+    if (!pp_h5_exists(file, name))
+        return pp_error(PP_ERR_INPUT, "%s: dataset '%s' is missing", path, name);
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    if (d < 0) return pp_error(PP_ERR_INPUT, "%s: '%s' is not a readable dataset", path, name);
+    hid_t s = H5Dget_space(d);
+    int r = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
+    if (r != rank) {
+        pp_h5_close(s);
+        pp_h5_close(d);
+        return pp_error(PP_ERR_INPUT, "%s: dataset '%s' should have rank %d, found rank %d", path,
+                        name, rank, r);
+    }
+    H5Sget_simple_extent_dims(s, dims, NULL);
+    pp_h5_close(s);
+    *out = d;
+    return pp_ok();
+}
+
+int pp_fsync_path(const char *path, int is_dir)
+{
+    int fd = open(path, is_dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}

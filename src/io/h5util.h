@@ -1,0 +1,35 @@
+/* Private HDF5 helpers shared by the dataset and checkpoint files. */
+#ifndef PARAPROP_H5UTIL_H
+#define PARAPROP_H5UTIL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "paraprop/status.h"
+
+/* Silences HDF5's own error printing once: paraprop reports errors itself. */
+void pp_h5_quiet(void);
+
+/* Closes any HDF5 handle (file, group, dataset, space, type, plist, attribute); ignores < 0. */
+void pp_h5_close(hid_t h);
+
+/* Attribute helpers on an object; return PP_ERR_INPUT naming path and attribute on failure. */
+pp_status pp_h5_attr_string(hid_t obj, const char *name, char *buf, size_t bufsz, const char *path);
+pp_status pp_h5_attr_i64(hid_t obj, const char *name, int64_t *v, const char *path);
+pp_status pp_h5_attr_double(hid_t obj, const char *name, double *v, const char *path);
+int pp_h5_write_attr_string(hid_t obj, const char *name, const char *value);
+int pp_h5_write_attr_i64(hid_t obj, const char *name, int64_t v);
+int pp_h5_write_attr_double(hid_t obj, const char *name, double v);
+
+/* Opens dataset `name` and checks its rank; dims[] receives the extents. */
+pp_status pp_h5_open_dataset(hid_t file, const char *name, int rank, hsize_t *dims, hid_t *out,
+                             const char *path);
+
+/* Whether a link exists (without HDF5 complaining about missing intermediate groups). */
+int pp_h5_exists(hid_t file, const char *name);
+
+/* fsync of a file or directory path; 0 on success. */
+int pp_fsync_path(const char *path, int is_dir);
+
+#endif

@@ -1,0 +1,86 @@
+/* `paraprop bench`: a fixed number of training steps, timed by phase, as one JSON line. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "paraprop/checkpoint.h"
+#include "paraprop/train.h"
+#include "trainer.h"
+
+pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
+{
+    PP_TRY(pp_config_check(cfg, PP_CMD_BENCH));
+    trainer t;
+    pp_status st = trainer_setup(&t, comm, cfg, 1);
+    if (st.code) {
+        trainer_free(&t);
+        return st;
+    }
+    const size_t N = t.info.n_train, B = (size_t)cfg->batch_size;
+    size_t pos = N; /* forces a fresh order on the first step */
+    int64_t epoch = -1;
+    double t0 = 0;
+    const int64_t total = cfg->warmup + cfg->steps;
+    for (int64_t i = 0; i < total && !st.code; i++) {
+        if (i == cfg->warmup) {
+            st = pp_comm_barrier(comm);
+            memset(&t.times, 0, sizeof t.times);
+            t0 = omp_get_wtime();
+        }
+        if (pos >= N) {
+            trainer_order(&t, ++epoch);
+            pos = 0;
+        }
+        size_t n = N - pos < B ? N - pos : B;
+        int stop;
+        double c;
+        st = trainer_step(&t, t.perm + pos, n, 0, &stop, &c);
+        pos += n;
+    }
+    if (!st.code) st = pp_comm_barrier(comm);
+    double wall = omp_get_wtime() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double *rss = calloc((size_t)t.R, sizeof *rss);
+    double ph[5] = {t.times.data, t.times.compute, t.times.allreduce, t.times.optimizer,
+                    t.times.checkpoint};
+    if (!rss) st = pp_error(PP_ERR_NOMEM, "out of memory");
+    if (!st.code) st = pp_comm_allgather_double(comm, (double)ru.ru_maxrss * 1024.0, rss);
+    if (!st.code) st = pp_comm_max_double(comm, ph, 5);
+    if (!st.code && t.rank == 0) {
+        char fp[65], line[8192];
+        pp_params_fingerprint(t.params, t.arch.nparams, fp);
+        const double steps = (double)cfg->steps;
+        int len = snprintf(
+            line, sizeof line,
+            "{\"tool\": \"paraprop\", \"version\": \"%s\", \"ranks\": %d, \"threads\": %d, "
+            "\"layers\": [%s], \"hidden_activation\": \"%s\", \"output_activation\": \"%s\", "
+            "\"cost\": \"%s\", \"batch_size\": %lld, \"reduction\": \"%s\", \"steps\": %lld, "
+            "\"warmup\": %lld, \"parameters\": %zu, \"seconds\": %.6f, \"samples_per_s\": %.3f, "
+            "\"time_per_step\": {\"total\": %.9f, \"compute\": %.9f, \"allreduce\": %.9f, "
+            "\"optimizer\": %.9f, \"data\": %.9f, \"checkpoint\": %.9f}, \"peak_rss_bytes\": [",
+            PARAPROP_VERSION, t.R, t.T, cfg->layers, pp_activation_name(cfg->hidden),
+            pp_activation_name(cfg->output), pp_cost_name(cfg->cost), (long long)cfg->batch_size,
+            cfg->exact ? "exact" : "fast", (long long)cfg->steps, (long long)cfg->warmup,
+            t.arch.nparams, wall, steps * (double)B / wall, wall / steps, ph[1] / steps,
+            ph[2] / steps, ph[3] / steps, ph[0] / steps, ph[4] / steps);
+        for (int r = 0; r < t.R && len > 0 && len < (int)sizeof line - 100; r++)
+            len += snprintf(line + len, sizeof line - (size_t)len, "%s%.0f", r ? ", " : "", rss[r]);
+        snprintf(line + len, sizeof line - (size_t)len, "], \"fingerprint\": \"%s\"}\n", fp);
+        if (out) {
+            fputs(line, out);
+            fflush(out);
+        }
+        if (*cfg->json) {
+            FILE *f = fopen(cfg->json, "a");
+            if (!f || fputs(line, f) < 0)
+                st = pp_error(PP_ERR_WRITE, "cannot append to %s", cfg->json);
+            if (f && fclose(f) != 0) st = pp_error(PP_ERR_WRITE, "cannot append to %s", cfg->json);
+        }
+    }
+    st = pp_comm_agree(comm, st);
+    free(rss);
+    trainer_free(&t);
+    return st;
+}

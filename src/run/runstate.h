@@ -1,0 +1,40 @@
+/* Private: the run directory — checkpoint names, discovery for resume, retention, metrics. */
+#ifndef PARAPROP_RUNSTATE_H
+#define PARAPROP_RUNSTATE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "paraprop/checkpoint.h"
+#include "paraprop/status.h"
+
+/* mkdir -p */
+pp_status runstate_mkdirs(const char *path);
+
+/* DIR/step-<global step, 12 digits>.h5 */
+void runstate_ckpt_name(const char *dir, int64_t global_step, char *out, size_t n);
+
+/* The newest checkpoint in dir that reads and validates, into path ("" when dir holds none).
+ * Invalid newer ones are reported to log by name and skipped; when all are invalid: an error. */
+pp_status runstate_find_latest(const char *dir, char *path, size_t n, FILE *log);
+
+/* Deletes all but the newest keep checkpoints, and stale .tmp files. */
+void runstate_prune(const char *dir, int64_t keep);
+
+/* Rewrites metrics.jsonl from a checkpoint's history (so a resumed run's file matches). */
+pp_status runstate_metrics_rewrite(const char *path, const pp_metrics_row *rows, size_t n,
+                                   const char *const *fingerprints);
+
+/* Drops epoch lines after max_epoch from metrics.jsonl (a resume from an older checkpoint
+ * replays them); recreates it from rows when missing. */
+pp_status runstate_metrics_truncate(const char *path, int64_t max_epoch, const pp_metrics_row *rows,
+                                    size_t n);
+
+/* Appends one JSON line for an epoch. */
+pp_status runstate_metrics_append(const char *path, const pp_metrics_row *row,
+                                  const char *fingerprint, int64_t samples_seen);
+
+/* Appends an event line: {"event": "...", ...detail}. detail is a JSON fragment or "". */
+void runstate_event(const char *path, const char *event, const char *detail);
+
+#endif

@@ -1,0 +1,35 @@
+/* Stop requests: handlers only set a flag; the trainer agrees on it at a step boundary. */
+#include <signal.h>
+#include <string.h>
+
+#include "paraprop/train.h"
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_signal(int sig)
+{
+    stop_requested = 1;
+    /* a second SIGINT (Ctrl-C twice) takes the default action: stop at once */
+    if (sig == SIGINT) signal(SIGINT, SIG_DFL);
+}
+
+void pp_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+int pp_signals_pending(void)
+{
+    return stop_requested != 0;
+}
+
+void pp_signals_request_stop(void)
+{
+    stop_requested = 1;
+}

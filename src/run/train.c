@@ -1,0 +1,370 @@
+/* The training loop: epochs of shuffled minibatches, evaluation, metrics, checkpoints,
+ * resume, and agreed stops on signals. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "paraprop/checkpoint.h"
+#include "paraprop/train.h"
+#include "runstate.h"
+#include "trainer.h"
+
+typedef struct loop_state {
+    int64_t epoch, step, samples, gstep;
+    double loss_sum;
+    int64_t loss_count;
+    double elapsed0, t_start;
+    pp_metrics_row *hist;
+    size_t nhist, caphist;
+    char ckdir[4096], metrics[4200], last_ckpt[4200];
+    int64_t last_ckpt_gstep;
+} loop_state;
+
+static double elapsed(const loop_state *s)
+{
+    return s->elapsed0 + (omp_get_wtime() - s->t_start);
+}
+
+/* Fills a checkpoint description that borrows the trainer's buffers. */
+static void describe(const trainer *t, const loop_state *s, char *config, pp_checkpoint *ck)
+{
+    memset(ck, 0, sizeof *ck);
+    ck->arch = t->arch;
+    ck->params = t->params;
+    ck->velocity = t->cfg->momentum != 0 ? t->vel : NULL;
+    ck->seed = t->cfg->seed;
+    ck->epoch = s->epoch;
+    ck->step = s->step;
+    ck->samples_seen = s->samples;
+    ck->batch_size = t->cfg->batch_size;
+    ck->ranks = t->R;
+    ck->threads = t->T;
+    snprintf(ck->reduction, sizeof ck->reduction, "%s", t->cfg->exact ? "exact" : "fast");
+    ck->loss_sum = s->loss_sum;
+    ck->loss_count = s->loss_count;
+    ck->elapsed = elapsed(s);
+    ck->data_samples = (int64_t)t->info.n_train;
+    ck->data_inputs = (int64_t)t->info.d;
+    ck->data_outputs = (int64_t)t->info.k;
+    snprintf(ck->data_path, sizeof ck->data_path, "%s", t->cfg->data);
+    ck->config = config;
+    ck->metrics = s->hist;
+    ck->nmetrics = s->nhist;
+}
+
+/* Rank 0 writes; every rank learns the outcome. */
+static pp_status write_checkpoint(trainer *t, loop_state *s, char *config, const char *path,
+                                  int prune)
+{
+    double t0 = omp_get_wtime();
+    pp_status st = pp_ok();
+    if (t->rank == 0) {
+        pp_checkpoint ck;
+        describe(t, s, config, &ck);
+        st = pp_checkpoint_write(path, &ck);
+        if (!st.code && prune) runstate_prune(s->ckdir, t->cfg->keep);
+    }
+    st = pp_comm_agree(t->comm, st);
+    t->times.checkpoint += omp_get_wtime() - t0;
+    if (!st.code && prune) {
+        snprintf(s->last_ckpt, sizeof s->last_ckpt, "%s", path);
+        s->last_ckpt_gstep = s->gstep;
+    }
+    return st;
+}
+
+static pp_status checkpoint_now(trainer *t, loop_state *s, char *config)
+{
+    char path[4200];
+    runstate_ckpt_name(s->ckdir, s->gstep, path, sizeof path);
+    return write_checkpoint(t, s, config, path, 1);
+}
+
+static int same_sizes(const pp_arch *a, const pp_arch *b)
+{
+    if (a->L != b->L) return 0;
+    for (int l = 0; l <= a->L; l++)
+        if (a->n[l] != b->n[l]) return 0;
+    return 1;
+}
+
+static void sizes_text(const pp_arch *a, char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int l = 0; l <= a->L && len < n; l++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%zu", l ? "," : "", a->n[l]);
+}
+
+/* Refuses a checkpoint that belongs to another model, batch or dataset. */
+static pp_status check_match(const trainer *t, const pp_checkpoint *ck, const char *path)
+{
+    const pp_arch *a = &t->arch, *b = &ck->arch;
+    char x[256], y[256];
+    if (!same_sizes(a, b)) {
+        sizes_text(b, x, sizeof x);
+        sizes_text(a, y, sizeof y);
+        return pp_error(PP_ERR_USAGE, "cannot resume from %s: it has layers %s, this run %s", path,
+                        x, y);
+    }
+    if (a->L > 1 && a->hidden != b->hidden)
+        return pp_error(PP_ERR_USAGE, "cannot resume from %s: hidden activation %s, this run %s",
+                        path, pp_activation_name(b->hidden), pp_activation_name(a->hidden));
+    if (a->output != b->output)
+        return pp_error(PP_ERR_USAGE, "cannot resume from %s: output activation %s, this run %s",
+                        path, pp_activation_name(b->output), pp_activation_name(a->output));
+    if (a->cost != b->cost)
+        return pp_error(PP_ERR_USAGE, "cannot resume from %s: cost %s, this run %s", path,
+                        pp_cost_name(b->cost), pp_cost_name(a->cost));
+    if (ck->batch_size != t->cfg->batch_size)
+        return pp_error(PP_ERR_USAGE,
+                        "cannot resume from %s: global batch size %lld, this run %lld", path,
+                        (long long)ck->batch_size, (long long)t->cfg->batch_size);
+    if (ck->data_samples != (int64_t)t->info.n_train || ck->data_inputs != (int64_t)t->info.d ||
+        ck->data_outputs != (int64_t)t->info.k)
+        return pp_error(PP_ERR_USAGE,
+                        "cannot resume from %s: it was trained on %s (%lld samples × %lld inputs, "
+                        "%lld outputs), this run's data %s has %zu × %zu, %zu",
+                        path, ck->data_path, (long long)ck->data_samples,
+                        (long long)ck->data_inputs, (long long)ck->data_outputs, t->cfg->data,
+                        t->info.n_train, t->info.d, t->info.k);
+    if (ck->seed != t->cfg->seed)
+        return pp_error(PP_ERR_USAGE, "cannot resume from %s: seed %llu, this run %llu", path,
+                        (unsigned long long)ck->seed, (unsigned long long)t->cfg->seed);
+    return pp_ok();
+}
+
+static pp_status resume_from(trainer *t, loop_state *s, const char *path, FILE *log)
+{
+    pp_checkpoint ck;
+    pp_status st = pp_checkpoint_read(path, &ck);
+    if (!st.code) st = check_match(t, &ck, path);
+    st = pp_comm_agree(t->comm, st);
+    if (st.code) {
+        pp_checkpoint_free(&ck);
+        return st;
+    }
+    memcpy(t->params, ck.params, t->arch.nparams * sizeof *t->params);
+    if (ck.velocity && t->cfg->momentum != 0)
+        memcpy(t->vel, ck.velocity, t->arch.nparams * sizeof *t->vel);
+    s->epoch = ck.epoch;
+    s->step = ck.step;
+    s->samples = ck.samples_seen;
+    s->loss_sum = ck.loss_sum;
+    s->loss_count = ck.loss_count;
+    s->elapsed0 = ck.elapsed;
+    s->hist = ck.metrics;
+    s->nhist = s->caphist = ck.nmetrics;
+    ck.metrics = NULL;
+    if (log)
+        fprintf(log, "paraprop: resuming from %s (epoch %lld, step %lld, %lld samples seen%s)\n",
+                path, (long long)ck.epoch + 1, (long long)ck.step, (long long)ck.samples_seen,
+                strcmp(ck.reduction, t->cfg->exact ? "exact" : "fast") ? "; reduction mode changed"
+                                                                       : "");
+    pp_checkpoint_free(&ck);
+    return pp_ok();
+}
+
+static pp_status push_hist(loop_state *s, const pp_metrics_row *r)
+{
+    if (s->nhist == s->caphist) {
+        size_t cap = s->caphist ? 2 * s->caphist : 64;
+        pp_metrics_row *h = realloc(s->hist, cap * sizeof *h);
+        if (!h) return pp_error(PP_ERR_NOMEM, "out of memory");
+        s->hist = h;
+        s->caphist = cap;
+    }
+    s->hist[s->nhist++] = *r;
+    return pp_ok();
+}
+
+static pp_status write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return pp_error(PP_ERR_WRITE, "cannot write %s", path);
+    fputs(text, f);
+    if (fclose(f) != 0) return pp_error(PP_ERR_WRITE, "cannot write %s", path);
+    return pp_ok();
+}
+
+static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, int progress,
+                          pp_train_result *res)
+{
+    const pp_config *cfg = t->cfg;
+    const size_t N = t->info.n_train, B = (size_t)cfg->batch_size;
+    const int64_t S = (int64_t)((N + B - 1) / B);
+    for (; s->epoch < cfg->epochs; s->epoch++) {
+        trainer_order(t, s->epoch);
+        double te0 = omp_get_wtime(), last_prog = 0;
+        int64_t samples0 = s->samples;
+        for (; s->step < S; s->step++) {
+            size_t lo = (size_t)s->step * B, n = N - lo < B ? N - lo : B;
+            int stop = 0;
+            double c = 0;
+            pp_status st = trainer_step(t, t->perm + lo, n, pp_signals_pending(), &stop, &c);
+            if (st.code == PP_ERR_DIVERGED)
+                return pp_error(st.code,
+                                "training diverged at epoch %lld, step %lld: %s; no checkpoint of "
+                                "the diverged state was written (try a lower --learning-rate, now "
+                                "%g)",
+                                (long long)s->epoch + 1, (long long)s->step + 1, st.msg, cfg->eta);
+            if (st.code) return st;
+            s->loss_sum += c;
+            s->loss_count += (int64_t)n;
+            s->samples += (int64_t)n;
+            s->gstep++;
+            if (log && progress) {
+                double now = omp_get_wtime();
+                if (now - last_prog > 0.25) {
+                    last_prog = now;
+                    fprintf(stderr,
+                            "\r  epoch %lld/%lld  step %lld/%lld  loss %.4f  %.0f samples/s ",
+                            (long long)s->epoch + 1, (long long)cfg->epochs, (long long)s->step + 1,
+                            (long long)S, s->loss_sum / (double)s->loss_count,
+                            (double)(s->samples - samples0) / (now - te0));
+                    fflush(stderr);
+                }
+            }
+            if (stop) {
+                s->step++;
+                if (log && progress) fprintf(stderr, "\r\033[K");
+                PP_TRY(checkpoint_now(t, s, config));
+                res->stopped_early = 1;
+                if (log)
+                    fprintf(log,
+                            "paraprop: stop requested; checkpoint written to %s (epoch %lld, "
+                            "step %lld); exiting with status %d (resume by running the same "
+                            "command again)\n",
+                            s->last_ckpt, (long long)s->epoch + 1, (long long)s->step,
+                            PP_EXIT_PREEMPTED);
+                return pp_ok();
+            }
+            if (cfg->ckpt_unit == PP_EVERY_STEPS && s->gstep % cfg->ckpt_every == 0) {
+                s->step++;
+                pp_status cs = checkpoint_now(t, s, config);
+                s->step--;
+                if (cs.code) return cs;
+            }
+        }
+        /* end of epoch: evaluate, record, maybe checkpoint */
+        if (log && progress) fprintf(stderr, "\r\033[K");
+        double tl = -1, ta = -1;
+        if (t->info.has_test) PP_TRY(trainer_evaluate(t, &t->test, t->info.n_test, &tl, &ta, NULL));
+        double dt = omp_get_wtime() - te0;
+        pp_metrics_row row = {s->epoch + 1, s->loss_count ? s->loss_sum / (double)s->loss_count : 0,
+                              tl,           ta,
+                              elapsed(s),   dt > 0 ? (double)(s->samples - samples0) / dt : 0};
+        PP_TRY(push_hist(s, &row));
+        char fp[65];
+        pp_params_fingerprint(t->params, t->arch.nparams, fp);
+        if (t->rank == 0) {
+            runstate_metrics_append(s->metrics, &row, fp, s->samples);
+            if (log) {
+                fprintf(log, "epoch %3lld/%lld  train_loss %.4f", (long long)row.epoch,
+                        (long long)cfg->epochs, row.train_loss);
+                if (ta >= 0) fprintf(log, "  test_loss %.4f  test_acc %.4f", tl, ta);
+                fprintf(log, "  %9.0f samples/s  %8.1fs\n", row.samples_per_s, row.seconds);
+                fflush(log);
+            }
+        }
+        res->test_loss = tl;
+        res->test_accuracy = ta;
+        s->loss_sum = 0;
+        s->loss_count = 0;
+        s->step = 0;
+        if (cfg->ckpt_unit == PP_EVERY_EPOCHS && (s->epoch + 1) % cfg->ckpt_every == 0) {
+            s->epoch++;
+            pp_status cs = checkpoint_now(t, s, config);
+            s->epoch--;
+            if (cs.code) return cs;
+        }
+    }
+    return pp_ok();
+}
+
+pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->test_loss = res->test_accuracy = -1;
+    PP_TRY(pp_config_check(cfg, PP_CMD_TRAIN));
+    const int rank = pp_comm_rank(comm);
+    FILE *log = rank == 0 ? out : NULL;
+    loop_state s;
+    memset(&s, 0, sizeof s);
+    s.last_ckpt_gstep = -1;
+    if (*cfg->ckpt_dir)
+        snprintf(s.ckdir, sizeof s.ckdir, "%s", cfg->ckpt_dir);
+    else
+        snprintf(s.ckdir, sizeof s.ckdir, "%s/checkpoints", cfg->run_dir);
+    snprintf(s.metrics, sizeof s.metrics, "%s/metrics.jsonl", cfg->run_dir);
+    pp_status st = pp_ok();
+    char resume[4200];
+    snprintf(resume, sizeof resume, "%s", cfg->resume);
+    if (rank == 0) {
+        st = runstate_mkdirs(cfg->run_dir);
+        if (!st.code) st = runstate_mkdirs(s.ckdir);
+        if (!st.code && !*resume) st = runstate_find_latest(s.ckdir, resume, sizeof resume, log);
+    }
+    st = pp_comm_agree(comm, st);
+    if (!st.code) st = pp_comm_bcast(comm, resume, sizeof resume, 0);
+    if (st.code) return st;
+
+    trainer t;
+    st = trainer_setup(&t, comm, cfg, 1);
+    if (st.code) {
+        trainer_free(&t);
+        return st;
+    }
+    char *config = pp_config_format(cfg, PP_CMD_TRAIN);
+    if (!config) st = pp_error(PP_ERR_NOMEM, "out of memory");
+    if (!st.code && *resume) st = resume_from(&t, &s, resume, log);
+    if (!st.code && rank == 0) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/config.txt", cfg->run_dir);
+        st = write_text(path, config);
+        if (!st.code && *resume)
+            st = runstate_metrics_truncate(s.metrics, s.epoch, s.hist, s.nhist);
+        else if (!st.code)
+            st = write_text(s.metrics, "");
+        char detail[4600];
+        snprintf(detail, sizeof detail, "\"ranks\": %d, \"threads\": %d, \"resumed_from\": \"%s\"",
+                 t.R, t.T, resume);
+        if (!st.code) runstate_event(s.metrics, *resume ? "resume" : "start", detail);
+        if (log && !st.code)
+            fprintf(log,
+                    "paraprop %s: %d rank(s) × %d thread(s), layers %s, batch %lld, %zu training "
+                    "samples, reduction %s\n",
+                    PARAPROP_VERSION, t.R, t.T, cfg->layers, (long long)cfg->batch_size,
+                    t.info.n_train, cfg->exact ? "exact" : "fast");
+    }
+    st = pp_comm_agree(comm, st);
+    int progress = cfg->progress < 0 ? isatty(2) : cfg->progress;
+    s.t_start = omp_get_wtime();
+    if (!st.code) st = run_loop(&t, &s, config, log, progress, res);
+    if (!st.code && !res->stopped_early) {
+        /* the end: a last checkpoint (unless one was just written) and the final model */
+        if (cfg->ckpt_unit != PP_EVERY_NONE && s.last_ckpt_gstep != s.gstep)
+            st = checkpoint_now(&t, &s, config);
+        snprintf(res->final_model, sizeof res->final_model, "%s/final.h5", cfg->run_dir);
+        if (!st.code) st = write_checkpoint(&t, &s, config, res->final_model, 0);
+        if (!st.code && t.info.has_test && res->test_accuracy < 0)
+            st = trainer_evaluate(&t, &t.test, t.info.n_test, &res->test_loss, &res->test_accuracy,
+                                  NULL);
+    }
+    pp_params_fingerprint(t.params, t.arch.nparams, res->fingerprint);
+    snprintf(res->checkpoint, sizeof res->checkpoint, "%s", s.last_ckpt);
+    res->epochs_done = s.epoch;
+    res->samples_seen = s.samples;
+    if (rank == 0 && !st.code) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "\"fingerprint\": \"%s\", \"samples_seen\": %lld",
+                 res->fingerprint, (long long)s.samples);
+        runstate_event(s.metrics, res->stopped_early ? "stopped" : "finished", detail);
+    }
+    free(config);
+    free(s.hist);
+    trainer_free(&t);
+    return st;
+}

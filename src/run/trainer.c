@@ -1,0 +1,310 @@
+/* Data loading, the data-parallel step and evaluation, shared by train, bench and eval. */
+#include "trainer.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "paraprop/checkpoint.h"
+#include "paraprop/rng.h"
+
+pp_status trainer_threads(pp_comm *comm, const pp_config *cfg, int *threads)
+{
+    int64_t env = 0;
+    pp_status st = pp_config_env_threads(&env);
+    if (st.code) return st;
+    if (cfg->threads > 0)
+        *threads = (int)cfg->threads;
+    else if (env > 0)
+        *threads = (int)env;
+    else {
+        /* cores this rank may use: a bound rank sees its own cores; an unbound one shares the
+         * node's cores with the other ranks there */
+        int procs = omp_get_num_procs(), local = pp_comm_local_size(comm);
+        long node = sysconf(_SC_NPROCESSORS_ONLN);
+        if (local > 1 && node > 0 && procs >= node) procs = (int)(node / local);
+        *threads = procs > 0 ? procs : 1;
+    }
+    return pp_ok();
+}
+
+/* Every rank reads its slice collectively; broadcasts assemble the whole set everywhere. */
+static pp_status load_train(trainer *t)
+{
+    const char *path = t->cfg->data;
+    size_t N = t->info.n_train, lo = N * (size_t)t->rank / (size_t)t->R,
+           hi = N * (size_t)(t->rank + 1) / (size_t)t->R;
+    pp_data slice;
+    pp_status st = pp_dataset_read(path, "train", pp_comm_native(t->comm), lo, hi, &slice);
+    st = pp_comm_agree(t->comm, st);
+    if (st.code) return st;
+    st = pp_data_alloc(&t->train, N, t->info.d, t->info.k, t->info.bytes, t->info.labelled);
+    st = pp_comm_agree(t->comm, st);
+    if (st.code) {
+        pp_data_free(&slice);
+        return st;
+    }
+    t->train.scale = slice.scale;
+    size_t *off = calloc((size_t)t->R * 4, sizeof *off);
+    if (!off) {
+        pp_data_free(&slice);
+        return pp_error(PP_ERR_NOMEM, "out of memory");
+    }
+    size_t *cnt = off + t->R, *loff = off + 2 * t->R, *lcnt = off + 3 * t->R;
+    const size_t esz = t->info.bytes ? 1 : sizeof(float);
+    const size_t lsz = t->info.labelled ? sizeof(int32_t) : t->info.k * sizeof(float);
+    for (int r = 0; r < t->R; r++) {
+        size_t a = N * (size_t)r / (size_t)t->R, b = N * (size_t)(r + 1) / (size_t)t->R;
+        off[r] = a * t->info.d * esz;
+        cnt[r] = (b - a) * t->info.d * esz;
+        loff[r] = a * lsz;
+        lcnt[r] = (b - a) * lsz;
+    }
+    char *in = t->info.bytes ? (char *)t->train.u8 : (char *)t->train.f32;
+    char *lab = t->info.labelled ? (char *)t->train.labels : (char *)t->train.targets;
+    const char *sin = t->info.bytes ? (char *)slice.u8 : (char *)slice.f32;
+    const char *slab = t->info.labelled ? (char *)slice.labels : (char *)slice.targets;
+    memcpy(in + off[t->rank], sin, cnt[t->rank]);
+    memcpy(lab + loff[t->rank], slab, lcnt[t->rank]);
+    pp_data_free(&slice);
+    st = pp_comm_allgather_bytes(t->comm, in, off, cnt);
+    if (!st.code) st = pp_comm_allgather_bytes(t->comm, lab, loff, lcnt);
+    free(off);
+    return st;
+}
+
+static pp_status load_test(trainer *t)
+{
+    if (!t->info.has_test) return pp_ok();
+    size_t N = t->info.n_test, lo = N * (size_t)t->rank / (size_t)t->R,
+           hi = N * (size_t)(t->rank + 1) / (size_t)t->R;
+    pp_status st = pp_dataset_read(t->cfg->data, "test", pp_comm_native(t->comm), lo, hi, &t->test);
+    return pp_comm_agree(t->comm, st);
+}
+
+static pp_status alloc_state(trainer *t)
+{
+    size_t P = t->arch.nparams;
+    t->params = malloc(P * sizeof *t->params);
+    t->grad = malloc(P * sizeof *t->grad);
+    t->vel = calloc(P, sizeof *t->vel);
+    t->perm = malloc((t->info.n_train ? t->info.n_train : 1) * sizeof *t->perm);
+    if (!t->params || !t->grad || !t->vel || !t->perm)
+        return pp_error(PP_ERR_NOMEM, "cannot allocate %zu parameters (%.1f MiB each copy)", P,
+                        (double)P * sizeof(pp_real) / 1048576.0);
+    /* the largest shard any rank gets */
+    size_t B = (size_t)t->cfg->batch_size, rows = 1;
+    for (int r = 0; r < t->R; r++) {
+        size_t lo, hi;
+        if (t->cfg->exact)
+            pp_exact_shard(B, r, t->R, &lo, &hi);
+        else {
+            lo = B * (size_t)r / (size_t)t->R;
+            hi = B * (size_t)(r + 1) / (size_t)t->R;
+        }
+        if (hi - lo > rows) rows = hi - lo;
+    }
+    PP_TRY(pp_workspace_init(&t->ws, &t->arch, rows));
+    PP_TRY(pp_workspace_init(&t->ews, &t->arch, 256));
+    if (t->cfg->exact) PP_TRY(pp_exact_init(&t->ex, &t->arch, t->T));
+    return pp_ok();
+}
+
+/* Memory a rank will need, to refuse absurd sizes before allocating. */
+static double bytes_needed(const pp_arch *a, size_t rows, int exact, int T)
+{
+    double P = (double)a->nparams, act = 0;
+    for (int l = 0; l <= a->L; l++) act += (double)a->n[l];
+    double b = 3 * P * sizeof(pp_real) + 2 * (double)(rows + 256) * act * sizeof(pp_real);
+    if (exact) b += (double)T * P * (sizeof(pp_real) + 8);
+    return b;
+}
+
+pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_train)
+{
+    memset(t, 0, sizeof *t);
+    t->comm = comm;
+    t->cfg = cfg;
+    t->rank = pp_comm_rank(comm);
+    t->R = pp_comm_size(comm);
+    pp_status st = trainer_threads(comm, cfg, &t->T);
+    if (!st.code)
+        st = pp_arch_init(&t->arch, cfg->L, cfg->sizes, cfg->hidden, cfg->output, cfg->cost);
+    if (!st.code) {
+        double need = bytes_needed(&t->arch, (size_t)cfg->batch_size, cfg->exact, t->T);
+        if (need > 0.9 * 1024.0 * 1024 * 1024 * 1024)
+            st = pp_error(PP_ERR_USAGE,
+                          "--layers %s needs about %.1f GiB per rank (%zu parameters); refusing",
+                          cfg->layers, need / 1073741824.0, t->arch.nparams);
+    }
+    if (!st.code) st = pp_dataset_probe(cfg->data, &t->info);
+    st = pp_comm_agree(comm, st);
+    if (st.code) return st;
+    if (t->info.d != t->arch.n[0])
+        return pp_error(PP_ERR_USAGE, "--layers starts with %zu inputs but %s has %zu per sample",
+                        t->arch.n[0], cfg->data, t->info.d);
+    if (t->info.k != t->arch.n[t->arch.L])
+        return pp_error(PP_ERR_USAGE, "--layers ends with %zu outputs but %s has %zu %s",
+                        t->arch.n[t->arch.L], cfg->data, t->info.k,
+                        t->info.labelled ? "classes" : "target columns");
+    if (need_train) PP_TRY(load_train(t));
+    PP_TRY(load_test(t));
+    st = pp_comm_agree(comm, alloc_state(t));
+    if (st.code) return st;
+    t->opt.eta = cfg->eta;
+    t->opt.lambda = cfg->l2;
+    t->opt.mu = cfg->momentum;
+    t->opt.ntrain = t->info.n_train;
+    pp_net_init_params(&t->arch, cfg->init, cfg->seed, t->params);
+    if (*cfg->init_from) {
+        pp_checkpoint ck;
+        st = pp_checkpoint_read(cfg->init_from, &ck);
+        if (!st.code && (ck.arch.L != t->arch.L ||
+                         memcmp(ck.arch.n, t->arch.n, sizeof(size_t) * (size_t)(t->arch.L + 1))))
+            st = pp_error(PP_ERR_USAGE, "--init-from %s: its layer sizes differ from --layers %s",
+                          cfg->init_from, cfg->layers);
+        if (!st.code) memcpy(t->params, ck.params, t->arch.nparams * sizeof *t->params);
+        pp_checkpoint_free(&ck);
+        st = pp_comm_agree(comm, st);
+        if (st.code) return st;
+    }
+    return pp_ok();
+}
+
+void trainer_free(trainer *t)
+{
+    pp_data_free(&t->train);
+    pp_data_free(&t->test);
+    free(t->params);
+    free(t->vel);
+    free(t->grad);
+    free(t->perm);
+    pp_workspace_free(&t->ws);
+    pp_workspace_free(&t->ews);
+    pp_exact_free(&t->ex);
+    memset(t, 0, sizeof *t);
+}
+
+void trainer_order(trainer *t, int64_t epoch)
+{
+    size_t N = t->info.n_train;
+    if (t->cfg->shuffle)
+        pp_rng_permutation(t->cfg->seed, (uint32_t)epoch, N, t->perm);
+    else
+        for (size_t i = 0; i < N; i++) t->perm[i] = (uint32_t)i;
+}
+
+/* Names the first layer with a non-finite gradient entry. */
+static pp_status check_finite(const trainer *t, double cost)
+{
+    const pp_arch *a = &t->arch;
+    for (int l = 1; l <= a->L; l++) {
+        size_t lo = a->w_off[l], hi = a->b_off[l] + a->n[l];
+        for (size_t i = lo; i < hi; i++)
+            if (!isfinite((double)t->grad[i]))
+                return pp_error(PP_ERR_DIVERGED,
+                                "layer %d: the %s gradient has a non-finite entry (%g)", l,
+                                i < a->b_off[l] ? "weight" : "bias", (double)t->grad[i]);
+    }
+    if (!isfinite(cost))
+        return pp_error(PP_ERR_DIVERGED, "the minibatch cost is not finite (%g)", cost);
+    return pp_ok();
+}
+
+pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop, int *stop,
+                       double *cost)
+{
+    size_t lo, hi;
+    if (t->cfg->exact)
+        pp_exact_shard(n, t->rank, t->R, &lo, &hi);
+    else {
+        lo = n * (size_t)t->rank / (size_t)t->R;
+        hi = n * (size_t)(t->rank + 1) / (size_t)t->R;
+    }
+    const size_t m = hi - lo;
+    pp_batch_times bt = {0, 0};
+    double local_cost;
+    double t0 = omp_get_wtime();
+    if (!t->cfg->exact) {
+        local_cost =
+            pp_batch_grad(&t->arch, t->params, &t->train, ids + lo, m, &t->ws, t->T, t->grad, &bt);
+        double t1 = omp_get_wtime();
+        PP_TRY(pp_comm_sum_real(t->comm, t->grad, t->arch.nparams));
+        t->times.allreduce += omp_get_wtime() - t1;
+    } else {
+        local_cost = pp_exact_forward_backward(&t->ex, &t->arch, t->params, &t->train, ids + lo, m,
+                                               &t->ws, &bt);
+        double t1 = omp_get_wtime();
+        PP_TRY(pp_comm_max_double(t->comm, t->ex.maxes, (size_t)t->ex.nmax));
+        double t2 = omp_get_wtime();
+        pp_status st = pp_exact_accumulate(&t->ex, &t->arch, &t->ws, m, n);
+        if (st.code) return st; /* every rank saw the same maxima: the same verdict */
+        double t3 = omp_get_wtime();
+        PP_TRY(pp_comm_sum_i64(t->comm, t->ex.acc, t->arch.nparams));
+        pp_exact_finish(&t->ex, &t->arch, t->grad);
+        double t4 = omp_get_wtime();
+        t->times.allreduce += (t2 - t1) + (t4 - t3);
+        bt.compute += t3 - t2;
+    }
+    (void)t0;
+    t->times.data += bt.data;
+    t->times.compute += bt.compute;
+    double small[2] = {local_cost, local_stop ? 1.0 : 0.0};
+    double t5 = omp_get_wtime();
+    PP_TRY(pp_comm_sum_double(t->comm, small, 2));
+    t->times.allreduce += omp_get_wtime() - t5;
+    *cost = small[0];
+    *stop = small[1] > 0;
+    PP_TRY(check_finite(t, small[0]));
+    double t6 = omp_get_wtime();
+    pp_optim_step(&t->arch, &t->opt, t->params, t->vel, t->grad, n, t->T);
+    t->times.optimizer += omp_get_wtime() - t6;
+    return pp_ok();
+}
+
+static size_t argmax(const pp_real *v, size_t n)
+{
+    size_t b = 0;
+    for (size_t j = 1; j < n; j++)
+        if (v[j] > v[b]) b = j;
+    return b;
+}
+
+pp_status trainer_evaluate(trainer *t, const pp_data *x, size_t n_global, double *loss, double *acc,
+                           int64_t *conf)
+{
+    const pp_arch *a = &t->arch;
+    const size_t k = a->n[a->L], chunk = t->ews.rows;
+    uint32_t *ids = malloc(chunk * sizeof *ids);
+    double *cnt = calloc(2 + (conf ? k * k : 0), sizeof *cnt);
+    if (!ids || !cnt) {
+        free(ids);
+        free(cnt);
+        return pp_comm_agree(t->comm, pp_error(PP_ERR_NOMEM, "out of memory in evaluation"));
+    }
+    for (size_t s = 0; s < x->n; s += chunk) {
+        size_t m = x->n - s < chunk ? x->n - s : chunk;
+        for (size_t i = 0; i < m; i++) ids[i] = (uint32_t)(s + i);
+        pp_data_gather(x, ids, &t->ews, 0, m);
+        pp_net_forward(a, t->params, &t->ews, 0, m);
+        for (size_t i = 0; i < m; i++) {
+            const pp_real *out = t->ews.act[a->L] + i * k, *y = t->ews.y + i * k;
+            cnt[0] += pp_cost_row(a, t->ews.zout + i * k, out, y);
+            size_t p = argmax(out, k), truth = x->labels ? (size_t)x->labels[s + i] : argmax(y, k);
+            cnt[1] += p == truth;
+            if (conf) cnt[2 + truth * k + p] += 1;
+        }
+    }
+    free(ids);
+    pp_status st = pp_comm_sum_double(t->comm, cnt, 2 + (conf ? k * k : 0));
+    if (!st.code) {
+        *loss = n_global ? cnt[0] / (double)n_global : 0;
+        *acc = n_global ? cnt[1] / (double)n_global : 0;
+        if (conf)
+            for (size_t i = 0; i < k * k; i++) conf[i] = (int64_t)cnt[2 + i];
+    }
+    free(cnt);
+    return st;
+}

@@ -1,0 +1,59 @@
+/* Private: the state shared by train, bench and eval — data on every rank, parameters, the
+ * step (shard → gradient SUM → allreduce → ÷ n → optimizer) and evaluation. */
+#ifndef PARAPROP_TRAINER_H
+#define PARAPROP_TRAINER_H
+
+#include "paraprop/batch.h"
+#include "paraprop/comm.h"
+#include "paraprop/config.h"
+#include "paraprop/data.h"
+#include "paraprop/dataset.h"
+#include "paraprop/exact.h"
+#include "paraprop/net.h"
+#include "paraprop/optim.h"
+
+typedef struct pp_phase_times {
+    double data, compute, allreduce, optimizer, checkpoint;
+} pp_phase_times;
+
+typedef struct trainer {
+    pp_comm *comm;
+    int rank, R, T;
+    pp_config *cfg;
+    pp_arch arch;
+    pp_dataset_info info;
+    pp_data train;    /* the whole training set, on every rank */
+    pp_data test;     /* this rank's slice of the test set */
+    pp_real *params;  /* (nparams) */
+    pp_real *vel;     /* (nparams) when momentum > 0 */
+    pp_real *grad;    /* (nparams) */
+    pp_workspace ws;  /* rows: the largest local shard */
+    pp_workspace ews; /* evaluation chunks */
+    pp_exact ex;
+    uint32_t *perm; /* (N) this epoch's order */
+    pp_optim opt;
+    pp_phase_times times;
+} trainer;
+
+/* Loads data (collective), allocates, initialises parameters from the seed or --init-from. */
+pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_train);
+void trainer_free(trainer *t);
+
+/* The sample order of an epoch into t->perm (identity with --shuffle off). */
+void trainer_order(trainer *t, int64_t epoch);
+
+/* One optimizer step on the global minibatch ids[0…n). On return *stop says whether any rank
+ * asked to stop and *cost the global cost sum of the batch. PP_ERR_DIVERGED on non-finite
+ * gradients (parameters untouched). */
+pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop, int *stop,
+                       double *cost);
+
+/* Mean cost and accuracy over a distributed dataset (each rank its slice x). conf: k×k counts
+ * (row: true class, column: predicted) or NULL. */
+pp_status trainer_evaluate(trainer *t, const pp_data *x, size_t n_global, double *loss, double *acc,
+                           int64_t *conf);
+
+/* The threads per rank from --threads, OMP_NUM_THREADS or cores / ranks on the node. */
+pp_status trainer_threads(pp_comm *comm, const pp_config *cfg, int *threads);
+
+#endif
