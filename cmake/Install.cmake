@@ -21,5 +21,6 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/paraprop-config-version.c
 install(FILES ${PROJECT_BINARY_DIR}/paraprop-config.cmake
   ${PROJECT_BINARY_DIR}/paraprop-config-version.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/paraprop)
+file(RELATIVE_PATH PP_PC_UP "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/paraprop.pc.in ${PROJECT_BINARY_DIR}/paraprop.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/paraprop.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -89,6 +89,8 @@ static pp_real *alloc_real(size_t rows, size_t cols)
 
 pp_status pp_workspace_init(pp_workspace *ws, const pp_arch *a, size_t rows)
 {
+    /* every compute path starts with a workspace: the place to keep BLAS single-threaded */
+    pp_linalg_single_thread();
     memset(ws, 0, sizeof *ws);
     ws->rows = rows;
     int ok = 1;

@@ -2,6 +2,7 @@
 #include "h5util.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -84,18 +85,29 @@ pp_status pp_h5_attr_string(hid_t obj, const char *name, char *buf, size_t bufsz
         H5free_memory(s);
     } else {
         size_t sz = H5Tget_size(t);
-        if (sz == 0 || sz >= bufsz) {
-            st = pp_error(PP_ERR_INPUT, "%s: attribute '%s' is too long (%zu bytes)", path, name,
-                          sz);
+        char *tmp = sz > 0 && sz < (1u << 24) ? calloc(sz + 1, 1) : NULL;
+        if (!tmp) {
+            st = pp_error(PP_ERR_INPUT, "%s: attribute '%s' has an implausible size (%zu bytes)",
+                          path, name, sz);
             goto done;
         }
         mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, sz + 1);
-        memset(buf, 0, bufsz);
-        if (H5Aread(a, mt, buf) < 0) {
+        H5Tset_size(mt, sz);
+        if (H5Aread(a, mt, tmp) < 0) {
+            free(tmp);
             st = pp_error(PP_ERR_INPUT, "%s: cannot read attribute '%s'", path, name);
             goto done;
         }
+        size_t len = strnlen(tmp, sz);
+        if (len >= bufsz) {
+            free(tmp);
+            st = pp_error(PP_ERR_INPUT, "%s: attribute '%s' is too long (%zu bytes, at most %zu)",
+                          path, name, len, bufsz - 1);
+            goto done;
+        }
+        memcpy(buf, tmp, len);
+        buf[len] = '\0';
+        free(tmp);
     }
 done:
     pp_h5_close(mt);

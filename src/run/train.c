@@ -259,8 +259,9 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
         PP_TRY(push_hist(s, &row));
         char fp[65];
         pp_params_fingerprint(t->params, t->arch.nparams, fp);
+        pp_status ms = pp_ok();
         if (t->rank == 0) {
-            runstate_metrics_append(s->metrics, &row, fp, s->samples);
+            ms = runstate_metrics_append(s->metrics, &row, fp, s->samples);
             if (log) {
                 fprintf(log, "epoch %3lld/%lld  train_loss %.4f", (long long)row.epoch,
                         (long long)cfg->epochs, row.train_loss);
@@ -269,6 +270,7 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
                 fflush(log);
             }
         }
+        PP_TRY(pp_comm_agree(t->comm, ms));
         res->test_loss = tl;
         res->test_accuracy = ta;
         s->loss_sum = 0;

@@ -1,4 +1,483 @@
+/* Core unit tests (no MPI, no HDF5): RNG, activations and costs, the matrix-form backward pass
+ * against a naive per-sample BP1–BP4 loop, the optimizer step, threading and exact mode. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "paraprop/batch.h"
+#include "paraprop/data.h"
+#include "paraprop/exact.h"
+#include "paraprop/fingerprint.h"
+#include "paraprop/net.h"
+#include "paraprop/optim.h"
+#include "paraprop/rng.h"
+
+static int failures = 0;
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            failures++;                                                                            \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+        }                                                                                          \
+    } while (0)
+
+#if PP_DOUBLE
+#define TOL 1e-10
+#else
+#define TOL 2e-4
+#endif
+
+static void test_philox(void)
+{
+    /* known-answer vectors of Random123 (kat_vectors, philox4x32_10) */
+    uint32_t o[4];
+    const uint32_t c0[4] = {0, 0, 0, 0};
+    pp_philox4x32(0, c0, o);
+    CHECK(o[0] == 0x6627e8d5u && o[1] == 0xe169c58du && o[2] == 0xbc57ac4cu && o[3] == 0x9b00dbd8u,
+          "philox zero vector: %08x %08x %08x %08x", o[0], o[1], o[2], o[3]);
+    const uint32_t c1[4] = {0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu};
+    pp_philox4x32(0xffffffffffffffffull, c1, o);
+    CHECK(o[0] == 0x408f276du && o[1] == 0x41c83b0eu && o[2] == 0xa20bc7c6u && o[3] == 0x6d5451fdu,
+          "philox ones vector: %08x %08x %08x %08x", o[0], o[1], o[2], o[3]);
+    const uint32_t c2[4] = {0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u};
+    pp_philox4x32(0x299f31d0a4093822ull, c2, o);
+    CHECK(o[0] == 0xd16cfe09u && o[1] == 0x94fdccebu && o[2] == 0x5001e420u && o[3] == 0x24126ea1u,
+          "philox pi vector: %08x %08x %08x %08x", o[0], o[1], o[2], o[3]);
+
+    /* permutation: a permutation, seed- and epoch-dependent, reproducible */
+    enum { N = 1000 };
+    uint32_t *p = malloc(N * sizeof *p), *q = malloc(N * sizeof *q);
+    int *seen = calloc(N, sizeof *seen);
+    pp_rng_permutation(7, 3, N, p);
+    for (int i = 0; i < N; i++) seen[p[i]]++;
+    int ok = 1;
+    for (int i = 0; i < N; i++) ok &= seen[i] == 1;
+    CHECK(ok, "permutation is not a permutation");
+    pp_rng_permutation(7, 3, N, q);
+    CHECK(memcmp(p, q, N * sizeof *p) == 0, "permutation not reproducible");
+    pp_rng_permutation(7, 4, N, q);
+    CHECK(memcmp(p, q, N * sizeof *p) != 0, "epochs give the same permutation");
+    free(p);
+    free(q);
+    free(seen);
+
+    /* normal draws: mean ≈ 0, variance ≈ 1 */
+    double s = 0, s2 = 0;
+    const int M = 200000;
+    for (int i = 0; i < M; i++) {
+        double x = pp_rng_normal(11, PP_RNG_INIT, 0, (uint64_t)i);
+        s += x;
+        s2 += x * x;
+    }
+    double mean = s / M, var = s2 / M - mean * mean;
+    CHECK(fabs(mean) < 0.01 && fabs(var - 1) < 0.02, "normal: mean %g var %g", mean, var);
+}
+
+static void test_sha256(void)
+{
+    char hex[65];
+    pp_sha256_hex("abc", 3, hex);
+    CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0,
+          "sha256(abc) = %s", hex);
+    pp_sha256_hex("", 0, hex);
+    CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0,
+          "sha256('') = %s", hex);
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    pp_sha256_hex(m, strlen(m), hex);
+    CHECK(strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0,
+          "sha256(448 bits) = %s", hex);
+}
+
+/* ---- naive reference in double, per sample, straight from MATH.md ---- */
+static double act_f(pp_activation a, double z)
+{
+    switch (a) {
+    case PP_ACT_SIGMOID:
+        return 1 / (1 + exp(-z));
+    case PP_ACT_TANH:
+        return tanh(z);
+    case PP_ACT_RELU:
+        return z > 0 ? z : 0;
+    default:
+        return z;
+    }
+}
+static double act_d(pp_activation a, double z)
+{
+    switch (a) {
+    case PP_ACT_SIGMOID:
+        return act_f(a, z) * (1 - act_f(a, z));
+    case PP_ACT_TANH:
+        return 1 - tanh(z) * tanh(z);
+    case PP_ACT_RELU:
+        return z > 0;
+    default:
+        return 1;
+    }
+}
+
+/* per-sample gradient SUM over m samples into g (double), returns the cost sum */
+static double naive_grad(const pp_arch *A, const pp_real *p, const pp_real *x, const pp_real *y,
+                         size_t m, double *g)
+{
+    const int L = A->L;
+    double cost = 0;
+    memset(g, 0, A->nparams * sizeof *g);
+    double *z[PP_MAX_LAYERS + 1], *a[PP_MAX_LAYERS + 1], *d[PP_MAX_LAYERS + 1];
+    for (int l = 0; l <= L; l++) {
+        z[l] = calloc(A->n[l], sizeof(double));
+        a[l] = calloc(A->n[l], sizeof(double));
+        d[l] = calloc(A->n[l], sizeof(double));
+    }
+    for (size_t s = 0; s < m; s++) {
+        for (size_t k = 0; k < A->n[0]; k++) a[0][k] = x[s * A->n[0] + k];
+        for (int l = 1; l <= L; l++) {
+            for (size_t j = 0; j < A->n[l]; j++) {
+                double acc = p[A->b_off[l] + j];
+                for (size_t k = 0; k < A->n[l - 1]; k++)
+                    acc += (double)p[A->w_off[l] + j * A->n[l - 1] + k] * a[l - 1][k];
+                z[l][j] = acc;
+                a[l][j] = act_f(l == L ? A->output : A->hidden, acc);
+            }
+        }
+        const size_t K = A->n[L];
+        const pp_real *ys = y + s * K;
+        if (A->output == PP_ACT_SOFTMAX) {
+            double mx = z[L][0], sum = 0;
+            for (size_t j = 1; j < K; j++) mx = fmax(mx, z[L][j]);
+            for (size_t j = 0; j < K; j++) sum += exp(z[L][j] - mx);
+            for (size_t j = 0; j < K; j++) a[L][j] = exp(z[L][j] - mx) / sum;
+        }
+        /* cost and ∂C/∂a, then BP1 */
+        double ga[1024];
+        for (size_t j = 0; j < K; j++) {
+            double aj = a[L][j], yj = ys[j];
+            switch (A->cost) {
+            case PP_COST_QUADRATIC:
+                cost += 0.5 * (aj - yj) * (aj - yj);
+                ga[j] = aj - yj;
+                break;
+            case PP_COST_CROSS_ENTROPY:
+                cost += -(yj * log(aj) + (1 - yj) * log(1 - aj));
+                ga[j] = -yj / aj + (1 - yj) / (1 - aj);
+                break;
+            case PP_COST_LOG_LIKELIHOOD:
+                if (yj != 0) cost += -yj * log(aj);
+                ga[j] = yj != 0 ? -yj / aj : 0;
+                break;
+            }
+        }
+        if (A->output == PP_ACT_SOFTMAX) {
+            /* full Jacobian: δⱼ = Σₖ ∂C/∂aₖ aₖ(δₖⱼ − aⱼ) */
+            for (size_t j = 0; j < K; j++) {
+                double acc = 0;
+                for (size_t k = 0; k < K; k++) acc += ga[k] * a[L][k] * ((j == k) - a[L][j]);
+                d[L][j] = acc;
+            }
+        } else {
+            for (size_t j = 0; j < K; j++) d[L][j] = ga[j] * act_d(A->output, z[L][j]);
+        }
+        for (int l = L; l >= 1; l--) {
+            for (size_t j = 0; j < A->n[l]; j++) {
+                g[A->b_off[l] + j] += d[l][j]; /* BP3 */
+                for (size_t k = 0; k < A->n[l - 1]; k++)
+                    g[A->w_off[l] + j * A->n[l - 1] + k] += a[l - 1][k] * d[l][j]; /* BP4 */
+            }
+            if (l > 1)
+                for (size_t k = 0; k < A->n[l - 1]; k++) { /* BP2 */
+                    double acc = 0;
+                    for (size_t j = 0; j < A->n[l]; j++)
+                        acc += (double)p[A->w_off[l] + j * A->n[l - 1] + k] * d[l][j];
+                    d[l - 1][k] = acc * act_d(A->hidden, z[l - 1][k]);
+                }
+        }
+    }
+    for (int l = 0; l <= L; l++) {
+        free(z[l]);
+        free(a[l]);
+        free(d[l]);
+    }
+    return cost;
+}
+
+typedef struct pair {
+    pp_activation hidden, output;
+    pp_cost cost;
+} pair;
+
+static const pair PAIRS[] = {
+    {PP_ACT_SIGMOID, PP_ACT_SOFTMAX, PP_COST_LOG_LIKELIHOOD},
+    {PP_ACT_RELU, PP_ACT_SIGMOID, PP_COST_CROSS_ENTROPY},
+    {PP_ACT_TANH, PP_ACT_SIGMOID, PP_COST_QUADRATIC},
+    {PP_ACT_SIGMOID, PP_ACT_SOFTMAX, PP_COST_QUADRATIC},
+    {PP_ACT_TANH, PP_ACT_IDENTITY, PP_COST_QUADRATIC},
+    {PP_ACT_RELU, PP_ACT_TANH, PP_COST_QUADRATIC},
+    {PP_ACT_IDENTITY, PP_ACT_RELU, PP_COST_QUADRATIC},
+};
+
+/* Random inputs/targets in a pp_data (float32) for m samples. */
+static void make_data(pp_data *x, size_t m, size_t d, size_t k, pp_cost cost, uint64_t seed)
+{
+    pp_data_alloc(x, m, d, k, 0, 0);
+    for (size_t i = 0; i < m * d; i++) x->f32[i] = (float)(2 * pp_rng_uniform(seed, 9, 0, i) - 1);
+    for (size_t i = 0; i < m; i++) {
+        size_t lab = (size_t)(pp_rng_u64(seed, 9, 1, i) % k);
+        for (size_t j = 0; j < k; j++)
+            x->targets[i * k + j] = cost == PP_COST_LOG_LIKELIHOOD
+                                        ? (float)(j == lab)
+                                        : (float)pp_rng_uniform(seed, 9, 2, i * k + j);
+    }
+}
+
+static void test_backward_vs_naive(void)
+{
+    const size_t sizes[4] = {7, 9, 6, 4}, m = 13;
+    for (size_t pi = 0; pi < sizeof PAIRS / sizeof PAIRS[0]; pi++) {
+        const pair *pr = &PAIRS[pi];
+        pp_arch A;
+        pp_status st = pp_arch_init(&A, 3, sizes, pr->hidden, pr->output, pr->cost);
+        CHECK(!st.code, "arch: %s", st.msg);
+        pp_real *p = malloc(A.nparams * sizeof *p), *g = malloc(A.nparams * sizeof *g);
+        double *gn = malloc(A.nparams * sizeof *gn);
+        pp_net_init_params(&A, PP_INIT_NORMALIZED, 5 + pi, p);
+        pp_data x;
+        make_data(&x, m, sizes[0], sizes[3], pr->cost, 3 + pi);
+        uint32_t ids[13];
+        for (size_t i = 0; i < m; i++) ids[i] = (uint32_t)i;
+        pp_workspace ws;
+        pp_workspace_init(&ws, &A, m);
+        for (int T = 1; T <= 2; T++) {
+            double c = pp_batch_grad(&A, p, &x, ids, m, &ws, T, g, NULL);
+            /* the net's own inputs after gather, so both see the same rounded values */
+            double cn = naive_grad(&A, p, ws.act[0], ws.y, m, gn);
+            double worst = 0, scale = 0;
+            for (size_t i = 0; i < A.nparams; i++) {
+                worst = fmax(worst, fabs((double)g[i] - gn[i]));
+                scale = fmax(scale, fabs(gn[i]));
+            }
+            CHECK(worst <= TOL * (scale + 1),
+                  "pair %zu T=%d: backward differs from naive by %g "
+                  "(scale %g)",
+                  pi, T, worst, scale);
+            CHECK(fabs(c - cn) <= TOL * (fabs(cn) + 1), "pair %zu: cost %g vs naive %g", pi, c, cn);
+        }
+        pp_workspace_free(&ws);
+        pp_data_free(&x);
+        free(p);
+        free(g);
+        free(gn);
+    }
+}
+
+static void test_refused_pairs(void)
+{
+    const size_t sizes[2] = {3, 2};
+    pp_arch A;
+    pp_status st = pp_arch_init(&A, 1, sizes, PP_ACT_SIGMOID, PP_ACT_RELU, PP_COST_CROSS_ENTROPY);
+    CHECK(st.code == PP_ERR_USAGE && strstr(st.msg, "accepted pairs"), "relu+cross-entropy: %s",
+          st.msg);
+    st = pp_arch_init(&A, 1, sizes, PP_ACT_SIGMOID, PP_ACT_SIGMOID, PP_COST_LOG_LIKELIHOOD);
+    CHECK(st.code == PP_ERR_USAGE, "sigmoid+log-likelihood accepted");
+    st = pp_arch_init(&A, 1, sizes, PP_ACT_SOFTMAX, PP_ACT_SIGMOID, PP_COST_QUADRATIC);
+    CHECK(st.code == PP_ERR_USAGE, "softmax hidden accepted");
+}
+
+static void test_stable_costs(void)
+{
+    /* a saturated output must give a finite, correct cost (log-sum-exp / softplus forms) */
+    const size_t sizes[2] = {1, 2};
+    pp_arch A;
+    pp_arch_init(&A, 1, sizes, PP_ACT_SIGMOID, PP_ACT_SIGMOID, PP_COST_CROSS_ENTROPY);
+    pp_real z[2] = {-200, 200}, a[2] = {0, 1}, y[2] = {1, 0};
+    double c = pp_cost_row(&A, z, a, y);
+    CHECK(isfinite(c) && fabs(c - 400) < 1e-6, "cross-entropy saturated: %g", c);
+    pp_arch_init(&A, 1, sizes, PP_ACT_SIGMOID, PP_ACT_SOFTMAX, PP_COST_LOG_LIKELIHOOD);
+    pp_real z2[2] = {1000, -1000}, y2[2] = {0, 1};
+    c = pp_cost_row(&A, z2, a, y2);
+    CHECK(isfinite(c) && fabs(c - 2000) < 1e-6, "log-likelihood saturated: %g", c);
+}
+
+static void test_optimizer(void)
+{
+    const size_t sizes[2] = {2, 1};
+    pp_arch A;
+    pp_arch_init(&A, 1, sizes, PP_ACT_SIGMOID, PP_ACT_SIGMOID, PP_COST_QUADRATIC);
+    pp_real p[3] = {1.0f, -2.0f, 0.5f}, g[3] = {0.4f, 0.8f, -0.2f}, v[3] = {0, 0, 0};
+    pp_optim o = {0.1, 5.0, 0.0, 100};
+    pp_optim_step(&A, &o, p, NULL, g, 4, 1);
+    /* w ← (1 − ηλ/N) w − η (g/n); biases without decay */
+    CHECK(fabs(p[0] - (0.995 * 1.0 - 0.1 * 0.1)) < 1e-6, "sgd w0 %g", (double)p[0]);
+    CHECK(fabs(p[1] - (0.995 * -2.0 - 0.1 * 0.2)) < 1e-6, "sgd w1 %g", (double)p[1]);
+    CHECK(fabs(p[2] - (0.5 + 0.1 * 0.05)) < 1e-6, "sgd b %g", (double)p[2]);
+    pp_real q[3] = {1.0f, -2.0f, 0.5f};
+    pp_optim om = {0.1, 5.0, 0.9, 100};
+    v[0] = 0.5f;
+    pp_optim_step(&A, &om, q, v, g, 4, 1);
+    /* v ← μv − η(g/n + λ/N w); w ← w + v */
+    double v0 = 0.9 * 0.5 - 0.1 * (0.1 + 0.05 * 1.0);
+    CHECK(fabs(v[0] - v0) < 1e-6 && fabs(q[0] - (1.0 + v0)) < 1e-6, "momentum w0 %g v0 %g",
+          (double)q[0], (double)v[0]);
+    double vb = -0.1 * (-0.05);
+    CHECK(fabs(q[2] - (0.5 + vb)) < 1e-6, "momentum bias %g", (double)q[2]);
+}
+
+/* Exact mode, simulated over R "ranks" in one process: the int64 sums of all shards must give
+ * the same bits for every R and thread count, and agree with a float64 reference. */
+static void exact_grad(const pp_arch *A, const pp_real *p, const pp_data *x, const uint32_t *ids,
+                       size_t n, int R, int T, pp_real *out)
+{
+    size_t P = A->nparams;
+    int64_t *acc = calloc(P, sizeof *acc);
+    double gmax[2 * PP_MAX_LAYERS] = {0};
+    pp_exact ex[8];
+    pp_workspace ws[8];
+    size_t lo[8], hi[8];
+    for (int r = 0; r < R; r++) {
+        pp_exact_shard(n, r, R, &lo[r], &hi[r]);
+        pp_exact_init(&ex[r], A, T);
+        pp_workspace_init(&ws[r], A, hi[r] - lo[r] ? hi[r] - lo[r] : 1);
+        pp_exact_forward_backward(&ex[r], A, p, x, ids + lo[r], hi[r] - lo[r], &ws[r], NULL);
+        for (int i = 0; i < ex[r].nmax; i++) gmax[i] = fmax(gmax[i], ex[r].maxes[i]);
+    }
+    for (int r = 0; r < R; r++) {
+        memcpy(ex[r].maxes, gmax, sizeof gmax);
+        pp_status st = pp_exact_accumulate(&ex[r], A, &ws[r], hi[r] - lo[r], n);
+        CHECK(!st.code, "exact accumulate: %s", st.msg);
+        for (size_t i = 0; i < P; i++) acc[i] += ex[r].acc[i];
+    }
+    memcpy(ex[0].acc, acc, P * sizeof *acc);
+    pp_exact_finish(&ex[0], A, out);
+    for (int r = 0; r < R; r++) {
+        pp_exact_free(&ex[r]);
+        pp_workspace_free(&ws[r]);
+    }
+    free(acc);
+}
+
+static void test_exact_mode(void)
+{
+    const size_t sizes[3] = {20, 16, 5};
+    const size_t n = 150; /* 3 blocks of 64, the last one short: uneven shards */
+    pp_arch A;
+    pp_arch_init(&A, 2, sizes, PP_ACT_TANH, PP_ACT_SOFTMAX, PP_COST_LOG_LIKELIHOOD);
+    pp_real *p = malloc(A.nparams * sizeof *p), *g0 = malloc(A.nparams * sizeof *g0),
+            *g = malloc(A.nparams * sizeof *g);
+    double *gr = malloc(A.nparams * sizeof *gr);
+    pp_net_init_params(&A, PP_INIT_NORMALIZED, 2, p);
+    pp_data x;
+    make_data(&x, n, sizes[0], sizes[2], PP_COST_LOG_LIKELIHOOD, 17);
+    /* large dynamic range in the inputs: tiny and huge entries in one layer */
+    for (size_t i = 0; i < n * sizes[0]; i += 7) x.f32[i] *= 1e-6f;
+    for (size_t i = 3; i < n * sizes[0]; i += 11) x.f32[i] *= 1e3f;
+    uint32_t *ids = malloc(n * sizeof *ids);
+    pp_rng_permutation(4, 0, n, ids);
+    exact_grad(&A, p, &x, ids, n, 1, 1, g0);
+    int same = 1;
+    for (int R = 1; R <= 4; R++)
+        for (int T = 1; T <= 2; T++) {
+            exact_grad(&A, p, &x, ids, n, R, T, g);
+            int eq = memcmp(g, g0, A.nparams * sizeof *g) == 0;
+            CHECK(eq, "exact gradient differs at R=%d T=%d", R, T);
+            same &= eq;
+        }
+    (void)same;
+    /* precision: against a float64 sum of the same per-sample float32 terms. The documented
+     * bound (docs/REPRODUCIBILITY.md): |exact − ref| ≤ u·|ref| + (B−1)·u·Σ|terms| with u = 2⁻²⁴
+     * and B = PP_EXACT_BLOCK, plus the fixed-point quantum (⌈n/B⌉ · ½ · 2^−shift, shift ≈ 61 −
+     * log2(n·max|δ|·max|a|)), where float32 recursive summation only guarantees
+     * (n−1)·u·Σ|terms|. */
+    pp_workspace ws;
+    pp_workspace_init(&ws, &A, n);
+    double *sabs = calloc(A.nparams, sizeof *sabs);
+    pp_exact ex;
+    pp_exact_init(&ex, &A, 1);
+    pp_exact_forward_backward(&ex, &A, p, &x, ids, n, &ws, NULL);
+    /* the very δ and a values the blocks summed; products in double are exact */
+    memset(gr, 0, A.nparams * sizeof *gr);
+    for (int l = 1; l <= A.L; l++)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < A.n[l]; j++) {
+                double d = ws.delta[l][i * A.n[l] + j];
+                gr[A.b_off[l] + j] += d;
+                sabs[A.b_off[l] + j] += fabs(d);
+                for (size_t k = 0; k < A.n[l - 1]; k++) {
+                    double t = d * ws.act[l - 1][i * A.n[l - 1] + k];
+                    gr[A.w_off[l] + j * A.n[l - 1] + k] += t;
+                    sabs[A.w_off[l] + j * A.n[l - 1] + k] += fabs(t);
+                }
+            }
+    /* the fixed-point quantum of each layer: one rounding of ½·2^−shift per block */
+    pp_exact_accumulate(&ex, &A, &ws, n, n);
+    double *quant = malloc(A.nparams * sizeof *quant);
+    const double nblocks = (double)((n + PP_EXACT_BLOCK - 1) / PP_EXACT_BLOCK);
+    for (int l = 1; l <= A.L; l++) {
+        for (size_t k = A.w_off[l]; k < A.b_off[l]; k++)
+            quant[k] = nblocks * ldexp(0.5, -ex.wshift[l]);
+        for (size_t k = A.b_off[l]; k < A.b_off[l] + A.n[l]; k++)
+            quant[k] = nblocks * ldexp(0.5, -ex.bshift[l]);
+    }
+    pp_exact_free(&ex);
+    const double u = PP_DOUBLE ? 0x1p-53 : 0x1p-24;
+    double worst = 0;
+    size_t bad = 0;
+    for (size_t k = 0; k < A.nparams; k++) {
+        double err = fabs((double)g0[k] - gr[k]);
+        double bound = u * fabs(gr[k]) + (PP_EXACT_BLOCK - 1) * u * sabs[k] + quant[k] + 1e-300;
+        if (err / bound > worst) worst = err / bound;
+        bad += err > bound;
+    }
+    CHECK(bad == 0, "exact vs float64 reference: %zu entries beyond the bound (worst %.2f× it)",
+          bad, worst);
+    free(sabs);
+    free(quant);
+    pp_workspace_free(&ws);
+    pp_data_free(&x);
+    free(ids);
+    free(p);
+    free(g0);
+    free(g);
+    free(gr);
+}
+
+static void test_exact_range(void)
+{
+    /* a non-finite maximum is refused with a message, never summed */
+    const size_t sizes[2] = {2, 2};
+    pp_arch A;
+    pp_arch_init(&A, 1, sizes, PP_ACT_SIGMOID, PP_ACT_SOFTMAX, PP_COST_LOG_LIKELIHOOD);
+    pp_exact ex;
+    pp_exact_init(&ex, &A, 1);
+    pp_workspace ws;
+    pp_workspace_init(&ws, &A, 1);
+    ex.maxes[0] = INFINITY;
+    ex.maxes[1] = 1;
+    pp_status st = pp_exact_accumulate(&ex, &A, &ws, 0, 1);
+    CHECK(st.code == PP_ERR_DIVERGED && strstr(st.msg, "not finite"), "inf max: %s", st.msg);
+    ex.maxes[0] = 1e200;
+    ex.maxes[1] = 1e200;
+    st = pp_exact_accumulate(&ex, &A, &ws, 0, 1);
+    CHECK(st.code == PP_ERR_DIVERGED && strstr(st.msg, "range"), "huge bound: %s", st.msg);
+    pp_exact_free(&ex);
+    pp_workspace_free(&ws);
+}
+
 int main(void)
 {
+    test_philox();
+    test_sha256();
+    test_backward_vs_naive();
+    test_refused_pairs();
+    test_stable_costs();
+    test_optimizer();
+    test_exact_mode();
+    test_exact_range();
+    if (failures) {
+        printf("%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("all core checks passed\n");
     return 0;
 }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Preemption: SIGUSR1 to ONE rank of a 2-rank run → both ranks stop at the same step, a
+# checkpoint is written, the exit status is 75; running again resumes and ends with the bits of
+# an uninterrupted run.
+source "$(dirname "$0")/../lib/common.sh"
+bin=$1 dir=$2; rm -rf "$dir"; mkdir -p "$dir"
+synth_h5 "$bin" "$dir/d.h5" 4000 100 32 4
+args=(--data "$dir/d.h5" --layers 32,256,256,4 --batch-size 8 --epochs 3 --learning-rate 0.05
+      --threads 1 --checkpoint-every none --progress off)
+mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$dir/u" > "$dir/u.txt" || fail "uninterrupted run"
+want=$(fingerprint_of "$dir/u.txt")
+mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$dir/s" > "$dir/s.txt" 2>&1 &
+launcher=$!
+# wait until training runs (metrics.jsonl has the start event), then signal rank 1 only
+for _ in $(seq 100); do grep -q '"start"' "$dir/s/metrics.jsonl" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+pids=($(pgrep -f -- "train .*--run-dir $dir/s" | grep -v "^$launcher\$" || true))
+[ ${#pids[@]} -ge 2 ] || fail "could not find the rank processes"
+ranks=()
+for p in "${pids[@]}"; do [ "$(cat /proc/$p/comm)" = paraprop ] && ranks+=("$p"); done
+[ ${#ranks[@]} -eq 2 ] || fail "expected 2 rank processes, found ${#ranks[@]}"
+kill -USR1 "${ranks[1]}"
+set +e; wait $launcher; rc=$?; set -e
+[ $rc -eq 75 ] || fail "exit status $rc, expected 75: $(tail -5 "$dir/s.txt")"
+grep -q "checkpoint written to" "$dir/s.txt" || fail "no checkpoint message"
+n=$(ls "$dir/s/checkpoints" | wc -l)
+[ "$n" -eq 1 ] || fail "expected one checkpoint, found $n"
+mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$dir/s" > "$dir/r.txt" || fail "resume failed"
+grep -q "resuming from" "$dir/r.txt" || fail "did not resume"
+got=$(fingerprint_of "$dir/r.txt")
+[ "$got" = "$want" ] || fail "resumed fingerprint $got, uninterrupted $want"
+echo "PASS signal (stopped at $(ls "$dir/s/checkpoints"))"

@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# Throw-away single-node Slurm cluster (slurmctld + slurmd + private munged) for the slurm tests.
+#
+#   cluster.sh start DIR   wipe DIR, start munged, slurmctld and slurmd with every file under DIR,
+#                          and wait until the node "localhost" is idle
+#   cluster.sh stop DIR    cancel this cluster's jobs and stop its daemons by PID
+#   cluster.sh env DIR     print the `export SLURM_CONF=...` line(s) for client commands
+#
+# Runs as root, without systemd or cgroups (see /work/shared/SLURM-NOTES.md for why each
+# slurm.conf setting is what it is). Environment knobs:
+#   CLUSTER_CPUS       CPUs the node advertises (default 4, may exceed the real cores)
+#   CLUSTER_PORT       slurmctld port; slurmd uses CLUSTER_PORT+1 (default: first free pair
+#                      from 6817 on, so a second cluster on the same machine does not collide)
+#   CLUSTER_START_TIMEOUT  seconds to wait for the node to become idle (default 30)
+set -euo pipefail
+
+readonly PACKAGES=(slurmd slurmctld slurm-client slurm-wlm-basic-plugins munge gnuplot-nox)
+readonly MARKER=.paraprop-test-cluster
+
+die() { printf 'cluster.sh: error: %s\n' "$*" >&2; exit 1; }
+log() { printf 'cluster.sh: %s\n' "$*" >&2; }
+
+usage() {
+  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+# --- packages ------------------------------------------------------------------------------
+
+ensure_packages() {
+  local need=0 cmd
+  for cmd in slurmctld slurmd sinfo munged gnuplot; do
+    command -v "$cmd" >/dev/null 2>&1 || need=1
+  done
+  [ -e /usr/lib/x86_64-linux-gnu/slurm-wlm/mpi_pmix.so ] || \
+    compgen -G '/usr/lib/*/slurm-wlm/mpi_pmix.so' >/dev/null || need=1
+  [ "$need" = 0 ] && return 0
+  [ "$(id -u)" = 0 ] || die "Slurm packages missing and not root: apt-get install ${PACKAGES[*]}"
+  log "installing ${PACKAGES[*]}"
+  # Another apt may hold the dpkg lock (e.g. a parallel build set-up): wait for it.
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 \
+    || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends "${PACKAGES[@]}" >&2 || die "apt-get install failed"
+}
+
+# --- helpers -------------------------------------------------------------------------------
+
+# Absolute path without requiring the folder to exist.
+abspath() {
+  case "$1" in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s/%s\n' "$PWD" "$1" ;;
+  esac
+}
+
+# True if PID runs (not a zombie: the sandbox's PID 1 reaps late, so kill -0 alone lies).
+alive() {
+  local pid=$1 state
+  [ -r "/proc/$pid/status" ] || return 1
+  state=$(awk '/^State:/ {print $2; exit}' "/proc/$pid/status" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
+# True if PID is alive and its command line mentions NAME (guards against PID reuse).
+alive_as() {
+  local pid=$1 name=$2
+  alive "$pid" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name"
+}
+
+port_free() {
+  /usr/bin/python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+PY
+}
+
+pick_ports() {
+  if [ -n "${CLUSTER_PORT:-}" ]; then
+    printf '%s\n' "$CLUSTER_PORT"
+    return
+  fi
+  local p
+  for ((p = 6817; p < 6917; p += 2)); do
+    if port_free "$p" && port_free $((p + 1)); then
+      printf '%s\n' "$p"
+      return
+    fi
+  done
+  die "no free port pair in 6817..6917 (set CLUSTER_PORT)"
+}
+
+# Stops the process in PIDFILE (TERM, then KILL after a few seconds) if it is still NAME.
+stop_pidfile() {
+  local pidfile=$1 name=$2 pid i
+  [ -s "$pidfile" ] || return 0
+  pid=$(tr -dc '0-9' <"$pidfile")
+  [ -n "$pid" ] || return 0
+  alive_as "$pid" "$name" || { rm -f "$pidfile"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    alive "$pid" || break
+    sleep 0.1
+  done
+  if alive "$pid"; then
+    log "$name ($pid) ignored SIGTERM, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 20; i++)); do alive "$pid" || break; sleep 0.1; done
+  fi
+  alive "$pid" && log "warning: $name ($pid) is still running"
+  rm -f "$pidfile"
+}
+
+# PIDs of live processes whose environment names this cluster's slurm.conf (slurmstepd and the
+# job processes it started inherit slurmd's SLURM_CONF): leftovers after the daemons stopped.
+cluster_processes() {
+  local conf=$1 env p
+  for env in /proc/[0-9]*/environ; do
+    p=${env#/proc/}; p=${p%/environ}
+    [ "$p" = "$$" ] && continue
+    [ "$p" = "$BASHPID" ] && continue
+    alive "$p" || continue
+    if tr '\0' '\n' 2>/dev/null <"$env" | grep -qx "SLURM_CONF=$conf"; then
+      printf '%s\n' "$p"
+    fi
+  done
+  return 0
+}
+
+# --- stop ----------------------------------------------------------------------------------
+
+cmd_stop() {
+  local dir conf pids i p
+  dir=$(abspath "$1")
+  conf=$dir/slurm.conf
+  [ -f "$dir/$MARKER" ] || return 0
+
+  # Let running jobs end the Slurm way first (their steps get SIGTERM, then SIGKILL).
+  if [ -f "$conf" ] && [ -s "$dir/run/slurmctld.pid" ]; then
+    SLURM_CONF=$conf timeout 10 scancel --quiet \
+      --user="$(id -un)" >/dev/null 2>&1 || true
+    for ((i = 0; i < 30; i++)); do
+      [ -z "$(SLURM_CONF=$conf timeout 5 squeue -h -o %i 2>/dev/null || true)" ] && break
+      sleep 0.2
+    done
+  fi
+
+  stop_pidfile "$dir/run/slurmd.pid" slurmd
+  stop_pidfile "$dir/run/slurmctld.pid" slurmctld
+
+  # Orphaned slurmstepd / job processes of this cluster only (matched by their SLURM_CONF).
+  if [ -f "$conf" ]; then
+    pids=$(cluster_processes "$conf")
+    if [ -n "$pids" ]; then
+      log "killing leftover job processes: ${pids//$'\n'/ }"
+      for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
+    fi
+  fi
+
+  local mdir
+  mdir=$(cat "$dir/munge-dir" 2>/dev/null || printf '%s' "$dir/munge")
+  stop_pidfile "$mdir/munged.pid" munged
+  # A munge folder outside DIR (long-path fallback) is ours to remove.
+  case "$mdir" in
+    "$dir"/*) ;;
+    *) [ -f "$mdir/$MARKER" ] && rm -rf -- "$mdir" ;;
+  esac
+  return 0
+}
+
+# --- start ---------------------------------------------------------------------------------
+
+write_conf() {
+  local dir=$1 msock=$2 port=$3 cpus=$4 mem
+  mem=$(awk '/^MemTotal:/ {printf "%d", $2 / 1024 * 0.8}' /proc/meminfo)
+  cat >"$dir/slurm.conf" <<EOF
+# Generated by tests/slurm/cluster.sh: a throw-away single-node cluster rooted at $dir
+ClusterName=paraprop-test
+SlurmctldHost=localhost
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+# cred_expire is also how long a requeued job waits before it may start again.
+AuthInfo=socket=$msock,cred_expire=10
+
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool/%n
+SlurmctldPidFile=$dir/run/slurmctld.pid
+SlurmdPidFile=$dir/run/slurmd.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd.log
+TmpFS=$dir/tmp
+SlurmctldDebug=info
+SlurmdDebug=info
+
+# No cgroups and no systemd here: cgroup plugins fail and drain the node.
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+# Lets CPUs exceed the real core count (needed for -n 2 -c 2 on a 2-core machine).
+SlurmdParameters=config_overrides
+MpiDefault=pmix
+SchedulerParameters=batch_sched_delay=0
+MailProg=/bin/true
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+ReturnToService=2
+KillWait=3
+InactiveLimit=0
+MinJobAge=600
+SlurmdTimeout=60
+SlurmctldTimeout=60
+MessageTimeout=20
+
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+EOF
+}
+
+start_munged() {
+  local mdir=$1 i
+  chmod 755 "$mdir"
+  head -c 1024 /dev/urandom >"$mdir/munge.key"
+  chmod 400 "$mdir/munge.key"
+  munged --key-file="$mdir/munge.key" --socket="$mdir/munged.sock" \
+    --pid-file="$mdir/munged.pid" --log-file="$mdir/munged.log" \
+    --seed-file="$mdir/munged.seed" \
+    || die "munged failed to start; see $mdir/munged.log"
+  for ((i = 0; i < 50; i++)); do
+    [ -S "$mdir/munged.sock" ] && munge -n -S "$mdir/munged.sock" 2>/dev/null \
+      | unmunge -S "$mdir/munged.sock" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  die "munged does not answer on $mdir/munged.sock; see $mdir/munged.log"
+}
+
+show_logs() {
+  local dir=$1 f
+  for f in "$dir/log/slurmctld.log" "$dir/log/slurmd.log"; do
+    [ -f "$f" ] || continue
+    printf '%s\n' "---- last lines of $f" >&2
+    tail -n 15 "$f" >&2
+  done
+}
+
+# EXIT trap while starting: on failure show the daemons' logs and stop what did start.
+start_failed() {
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    show_logs "$START_DIR"
+    cmd_stop "$START_DIR"
+  fi
+}
+
+cmd_start() {
+  local dir conf mdir port cpus state i timeout
+  dir=$(abspath "$1")
+  conf=$dir/slurm.conf
+  cpus=${CLUSTER_CPUS:-4}
+  timeout=${CLUSTER_START_TIMEOUT:-30}
+
+  ensure_packages
+  # Refuse to wipe a folder that this script did not create.
+  if [ -d "$dir" ] && [ -n "$(ls -A "$dir")" ] && [ ! -f "$dir/$MARKER" ]; then
+    die "$dir exists, is not empty and is not a cluster folder made by cluster.sh"
+  fi
+  cmd_stop "$dir"
+  rm -rf -- "$dir"
+  mkdir -p "$dir"/{state,spool,run,log,tmp}
+  : >"$dir/$MARKER"
+
+  # sun_path holds 108 bytes: put munge's folder in /tmp when DIR is deep.
+  mdir=$dir/munge
+  if [ ${#mdir} -gt 80 ]; then
+    mdir=$(mktemp -d /tmp/ppmunge.XXXXXX)
+    : >"$mdir/$MARKER"
+  else
+    mkdir -p "$mdir"
+  fi
+  printf '%s\n' "$mdir" >"$dir/munge-dir"
+
+  # From here on, a failure stops whatever was started.
+  START_DIR=$dir
+  trap start_failed EXIT
+
+  start_munged "$mdir"
+  port=$(pick_ports)
+  write_conf "$dir" "$mdir/munged.sock" "$port" "$cpus"
+
+  export SLURM_CONF=$conf
+  slurmctld -i -f "$conf" || die "slurmctld failed to start; see $dir/log/slurmctld.log"
+  slurmd -N localhost -f "$conf" || die "slurmd failed to start; see $dir/log/slurmd.log"
+
+  state=
+  for ((i = 0; i < timeout * 5; i++)); do
+    state=$(timeout 5 sinfo -h -n localhost -o %T 2>/dev/null || true)
+    [ "$state" = idle ] && break
+    sleep 0.2
+  done
+  if [ "$state" != idle ]; then
+    die "node localhost is not idle after ${timeout}s (state: '${state:-no answer}')"
+  fi
+  trap - EXIT
+  log "cluster up in $dir (slurmctld port $port, node localhost, $cpus CPUs)"
+  cmd_env "$dir"
+}
+
+cmd_env() {
+  local dir
+  dir=$(abspath "$1")
+  printf 'export SLURM_CONF=%q\n' "$dir/slurm.conf"
+}
+
+[ $# -eq 2 ] || usage
+case "$1" in
+  start) cmd_start "$2" ;;
+  stop) cmd_stop "$2" ;;
+  env) cmd_env "$2" ;;
+  *) usage ;;
+esac

@@ -1,0 +1,127 @@
+# shellcheck shell=bash
+# Shared helpers for the tests/slurm/*.sh tests (sourced, not run).
+#
+# A test calls `slurm_test_setup "$@"` first: it checks the arguments (PARAPROP SCRATCH), wipes
+# SCRATCH, starts a private cluster in SCRATCH/cluster, and stops it again on exit, pass or fail.
+
+SLURM_TEST_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034  # used by the tests that source this file
+REPO_DIR=$(cd -- "$SLURM_TEST_DIR/../.." && pwd)
+TEST_NAME=$(basename -- "$0" .sh)
+
+log() { printf '[%s] %s: %s\n' "$(date +%T)" "$TEST_NAME" "$*" >&2; }
+fail() {
+  printf '%s: FAIL: %s\n' "$TEST_NAME" "$*" >&2
+  exit 1
+}
+
+slurm_test_cleanup() {
+  local rc=$?
+  trap - EXIT
+  if [ -n "${CLUSTER_DIR:-}" ]; then
+    "$SLURM_TEST_DIR/cluster.sh" stop "$CLUSTER_DIR" || true
+  fi
+  if [ "$rc" -eq 0 ]; then
+    printf '%s: PASS\n' "$TEST_NAME" >&2
+  else
+    printf '%s: failed with status %s (scratch: %s)\n' "$TEST_NAME" "$rc" "${SCRATCH:-?}" >&2
+  fi
+  exit "$rc"
+}
+
+# slurm_test_setup PARAPROP SCRATCH: sets PARAPROP, SCRATCH, CLUSTER_DIR and SLURM_CONF.
+slurm_test_setup() {
+  [ $# -eq 2 ] || { echo "usage: $0 PATH/TO/paraprop SCRATCH_DIR" >&2; exit 2; }
+  PARAPROP=$1
+  SCRATCH=$2
+  # The private cluster runs its daemons as root (SlurmUser=root); elsewhere report "skipped"
+  # (exit 77, which CMake's SKIP_RETURN_CODE maps to a skipped test).
+  if [ "$(id -u)" != 0 ]; then
+    echo "$TEST_NAME: SKIP: needs root to run a private Slurm cluster" >&2
+    exit 77
+  fi
+  case "$PARAPROP" in /*) ;; */*) PARAPROP=$PWD/$PARAPROP ;; esac
+  case "$SCRATCH" in /*) ;; *) SCRATCH=$PWD/$SCRATCH ;; esac
+  if [[ "$PARAPROP" == */* ]]; then
+    [ -x "$PARAPROP" ] || fail "paraprop binary '$PARAPROP' does not exist or is not executable"
+  else
+    PARAPROP=$(command -v "$PARAPROP") || fail "paraprop '$1' not found on PATH"
+  fi
+  # Only clear a scratch folder this harness made (or an empty/missing one).
+  if [ -d "$SCRATCH" ] && [ -n "$(ls -A "$SCRATCH")" ] && [ ! -f "$SCRATCH/.slurm-test-scratch" ]; then
+    fail "scratch folder '$SCRATCH' is not empty and was not made by a slurm test"
+  fi
+  # A cluster left running by an interrupted earlier run of this test is stopped first.
+  if [ -d "$SCRATCH/cluster" ]; then
+    "$SLURM_TEST_DIR/cluster.sh" stop "$SCRATCH/cluster" || true
+  fi
+  rm -rf -- "$SCRATCH"
+  mkdir -p "$SCRATCH"
+  : >"$SCRATCH/.slurm-test-scratch"
+
+  trap slurm_test_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  CLUSTER_DIR=$SCRATCH/cluster
+  local envs
+  envs=$("$SLURM_TEST_DIR/cluster.sh" start "$CLUSTER_DIR") || fail "could not start the Slurm cluster"
+  eval "$envs"
+  if [ "$(id -u)" = 0 ]; then
+    # Open MPI refuses root without these; only needed for programs run outside the job scripts.
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  fi
+  log "paraprop: $PARAPROP; scratch: $SCRATCH"
+}
+
+# job_field ID FIELD: one field of `scontrol show job -o ID` (empty if the job is unknown).
+job_field() {
+  scontrol show job -o "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
+}
+
+# wait_job_done ID TIMEOUT: waits until the job reached a final state; prints that state.
+# (No accounting here, so no sacct; `sbatch --wait` returns 0 even for cancelled jobs.)
+wait_job_done() {
+  local id=$1 timeout=$2 state='' start=$SECONDS
+  while [ $((SECONDS - start)) -lt "$timeout" ]; do
+    state=$(job_field "$id" JobState)
+    case "$state" in
+      COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE | PREEMPTED)
+        printf '%s\n' "$state"
+        return 0
+        ;;
+    esac
+    sleep 0.2
+  done
+  fail "job $id not finished after ${timeout}s (state ${state:-unknown}): $(scontrol show job -o "$id" 2>&1)"
+}
+
+# submit ARGS...: sbatch --parsable, prints the job id.
+submit() {
+  local out
+  out=$(sbatch --parsable "$@") || fail "sbatch $* failed"
+  printf '%s\n' "${out%%;*}"
+}
+
+# make_tiny_dataset OUT.h5 ROWS: a deterministic 16-feature, 4-class CSV, converted by paraprop.
+# The classes are separable (label = quadrant of two feature sums), so training makes progress.
+make_tiny_dataset() {
+  local out=$1 rows=$2 csv=${1%.h5}.csv
+  /usr/bin/python3 - "$csv" "$rows" <<'PY'
+import random, sys
+path, rows = sys.argv[1], int(sys.argv[2])
+rng = random.Random(12345)
+with open(path, "w") as f:
+    for _ in range(rows):
+        x = [rng.uniform(-1.0, 1.0) for _ in range(16)]
+        label = (sum(x[:8]) > 0) * 2 + (sum(x[8:]) > 0)
+        f.write(",".join([str(label)] + ["%.6f" % v for v in x]) + "\n")
+PY
+  "$PARAPROP" convert csv --train "$csv" --label-column 0 -o "$out" >"$out.log" 2>&1 \
+    || fail "paraprop convert csv failed: $(cat "$out.log")"
+  [ -s "$out" ] || fail "paraprop convert csv wrote no $out"
+}
+
+# fingerprint_of FILE: the last "fingerprint: <64 hex>" in FILE.
+fingerprint_of() {
+  grep -Eo 'fingerprint: [0-9a-f]{64}' "$1" | tail -n 1 | cut -d' ' -f2
+}

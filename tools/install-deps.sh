@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs paraprop's Debian 12 packages (as root). `--test` adds what the test suite uses.
+# Slurm packages are installed by the Slurm test fixture itself (tests/slurm/cluster.sh).
+set -euo pipefail
+pkgs=(cmake make gcc pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev libopenblas-dev
+      zlib1g-dev dataset-fashion-mnist)
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=(python3 python3-h5py python3-numpy procps gawk)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
