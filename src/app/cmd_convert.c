@@ -8,9 +8,9 @@
 
 static const char *const USAGE =
     "usage: paraprop convert idx --train-images F --train-labels F [--test-images F\n"
-    "                            --test-labels F] -o OUT.h5\n"
+    "                            --test-labels F] -o|--output OUT.h5\n"
     "       paraprop convert csv --train F.csv [--test F.csv] [--label-column N] [--header]\n"
-    "                            [--classes K] -o OUT.h5\n"
+    "                            [--classes K] -o|--output OUT.h5\n"
     "IDX files may be gzip'd (MNIST, Fashion-MNIST); pixels are stored as uint8 with scale\n"
     "1/255 (values in [0, 1]). CSV: numbers separated by commas, one integer class label\n"
     "column (default 0; negative counts from the end), --header skips the first line.\n";
@@ -21,9 +21,23 @@ typedef struct conv_args {
     long classes;
 } conv_args;
 
-static int parse(int argc, char **argv, conv_args *a, pp_status *st)
+static int parse(int argc, char **argv, int is_idx, conv_args *a, pp_status *st)
 {
+    static const char *const idx_only[] = {"--train-images", "--train-labels", "--test-images",
+                                           "--test-labels"};
+    static const char *const csv_only[] = {"--train", "--test", "--label-column", "--header",
+                                           "--classes"};
     memset(a, 0, sizeof *a);
+    for (int i = 3; i < argc; i++) {
+        const char *const *other = is_idx ? csv_only : idx_only;
+        size_t n = is_idx ? 5 : 4;
+        for (size_t j = 0; j < n; j++)
+            if (strcmp(argv[i], other[j]) == 0) {
+                *st = pp_error(PP_ERR_USAGE, "convert %s: option %s belongs to 'convert %s'",
+                               is_idx ? "idx" : "csv", argv[i], is_idx ? "csv" : "idx");
+                return -1;
+            }
+    }
     for (int i = 3; i < argc; i++) {
         const char *k = argv[i];
         if (strcmp(k, "--help") == 0) return 1;
@@ -85,7 +99,7 @@ int cmd_convert(int argc, char **argv)
     int is_idx = strcmp(argv[2], "idx") == 0;
     conv_args a;
     pp_status st = pp_ok();
-    int r = parse(argc, argv, &a, &st);
+    int r = parse(argc, argv, is_idx, &a, &st);
     if (r > 0) {
         fputs(USAGE, stdout);
         return 0;
@@ -133,9 +147,12 @@ int cmd_convert(int argc, char **argv)
         snprintf(source, sizeof source, "csv: %s", a.train);
     }
     if (!st.code) st = pp_dataset_write(a.out, &train, has_test ? &test : NULL, source);
-    if (!st.code)
-        printf("wrote %s: %zu training samples%s%zu, %zu inputs, %zu classes\n", a.out, train.n,
-               has_test ? ", test samples " : "", has_test ? test.n : (size_t)0, train.d, train.k);
+    if (!st.code) {
+        char tests[64] = "";
+        if (has_test) snprintf(tests, sizeof tests, ", %zu test samples", test.n);
+        printf("wrote %s: %zu training samples%s, %zu inputs, %zu classes\n", a.out, train.n, tests,
+               train.d, train.k);
+    }
     pp_data_free(&train);
     pp_data_free(&test);
     return st.code ? cli_fail(NULL, st) : 0;

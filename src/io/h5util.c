@@ -77,6 +77,7 @@ pp_status pp_h5_attr_string(hid_t obj, const char *name, char *buf, size_t bufsz
         char *s = NULL;
         mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes UTF-8 */
         if (H5Aread(a, mt, &s) < 0 || !s) {
             st = pp_error(PP_ERR_INPUT, "%s: cannot read attribute '%s'", path, name);
             goto done;
@@ -85,20 +86,23 @@ pp_status pp_h5_attr_string(hid_t obj, const char *name, char *buf, size_t bufsz
         H5free_memory(s);
     } else {
         size_t sz = H5Tget_size(t);
-        char *tmp = sz > 0 && sz < (1u << 24) ? calloc(sz + 1, 1) : NULL;
+        char *tmp = sz > 0 && sz < (1u << 24) ? calloc(sz + 2, 1) : NULL;
         if (!tmp) {
             st = pp_error(PP_ERR_INPUT, "%s: attribute '%s' has an implausible size (%zu bytes)",
                           path, name, sz);
             goto done;
         }
+        /* one byte more than stored: a null-padded string of exactly sz characters keeps its
+         * last one when converted to null-terminated */
         mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, sz);
+        H5Tset_size(mt, sz + 1);
+        H5Tset_cset(mt, H5Tget_cset(t));
         if (H5Aread(a, mt, tmp) < 0) {
             free(tmp);
             st = pp_error(PP_ERR_INPUT, "%s: cannot read attribute '%s'", path, name);
             goto done;
         }
-        size_t len = strnlen(tmp, sz);
+        size_t len = strnlen(tmp, sz + 1);
         if (len >= bufsz) {
             free(tmp);
             st = pp_error(PP_ERR_INPUT, "%s: attribute '%s' is too long (%zu bytes, at most %zu)",

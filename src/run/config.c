@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef enum {
     T_STR,
@@ -124,6 +125,8 @@ pp_status pp_config_parse_every(const char *s, int64_t *n, int *unit)
     return pp_ok();
 }
 
+static pp_status parse_layers(pp_config *c);
+
 static pp_status set_opt(pp_config *c, const opt *o, const char *v)
 {
     char *base = (char *)c + o->off;
@@ -137,6 +140,8 @@ static pp_status set_opt(pp_config *c, const opt *o, const char *v)
             return pp_error(PP_ERR_USAGE, "--%s: value is longer than %zu characters", o->name,
                             cap - 1);
         memcpy(base, v, strlen(v) + 1);
+        /* check the list when it is given, so a config file's line is named */
+        if (strcmp(o->name, "layers") == 0 && *v) return parse_layers(c);
         return pp_ok();
     }
     case T_INT: {
@@ -245,6 +250,9 @@ static char *trim(char *s)
 
 pp_status pp_config_load_file(pp_config *c, int cmd, const char *path)
 {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return pp_error(PP_ERR_USAGE, "--config: '%s' is not a regular file", path);
     FILE *f = fopen(path, "r");
     if (!f) return pp_error(PP_ERR_USAGE, "--config: cannot open '%s'", path);
     char line[4096];
@@ -342,6 +350,8 @@ static pp_status parse_layers(pp_config *c)
         if (v > ((unsigned long long)1 << 31))
             return pp_error(PP_ERR_USAGE, "--layers: layer size %llu is above 2^31", v);
         c->sizes[n++] = (size_t)v;
+        if (*end == ',' && end[1] == '\0')
+            return pp_error(PP_ERR_USAGE, "--layers: '%s' ends with a comma", c->layers);
         if (*end == ',')
             end++;
         else if (*end)

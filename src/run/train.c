@@ -307,7 +307,7 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
     if (rank == 0) {
         st = runstate_mkdirs(cfg->run_dir);
         if (!st.code) st = runstate_mkdirs(s.ckdir);
-        if (!st.code && !*resume) st = runstate_find_latest(s.ckdir, resume, sizeof resume, log);
+        if (!st.code && !*resume) st = runstate_find_latest(s.ckdir, resume, sizeof resume, stderr);
     }
     st = pp_comm_agree(comm, st);
     if (!st.code) st = pp_comm_bcast(comm, resume, sizeof resume, 0);

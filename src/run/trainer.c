@@ -133,11 +133,16 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
     if (!st.code)
         st = pp_arch_init(&t->arch, cfg->L, cfg->sizes, cfg->hidden, cfg->output, cfg->cost);
     if (!st.code) {
+        /* refuse what cannot fit in this node's memory before allocating any of it */
         double need = bytes_needed(&t->arch, (size_t)cfg->batch_size, cfg->exact, t->T);
-        if (need > 0.9 * 1024.0 * 1024 * 1024 * 1024)
+        double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+        double per_node = need * pp_comm_local_size(comm);
+        if (phys > 0 && per_node > phys)
             st = pp_error(PP_ERR_USAGE,
-                          "--layers %s needs about %.1f GiB per rank (%zu parameters); refusing",
-                          cfg->layers, need / 1073741824.0, t->arch.nparams);
+                          "--layers %s with batch %lld needs about %.1f GiB per rank (%zu "
+                          "parameters; %d rank(s) on this node), more than its %.1f GiB of memory",
+                          cfg->layers, (long long)cfg->batch_size, need / 1073741824.0,
+                          t->arch.nparams, pp_comm_local_size(comm), phys / 1073741824.0);
     }
     if (!st.code) st = pp_dataset_probe(cfg->data, &t->info);
     st = pp_comm_agree(comm, st);

@@ -1,0 +1,413 @@
+#!/usr/bin/python3
+"""Bad command lines and config files are refused with status 2 and a useful message.
+
+usage: bad_options.py PARAPROP_BINARY SCRATCH_DIR [-v] [-k SUBSTRING]
+
+Each case runs paraprop (timeout 60 s, under `ulimit -v 4 GiB` so an absurd
+allocation fails instead of being OOM-killed) and requires
+  * no crash (signal) and no hang,
+  * the expected exit status (2 = usage error; 3 = bad input file; a few
+    positive controls expect 0),
+  * every listed phrase in stderr (case-insensitive; a tuple means "any of").
+Then `paraprop CMD --help` must exit 0 for every command and mention every
+option the command accepts: candidate option names are gathered from all help
+texts and from the sources, each is tried on each command, and any one the
+command does not reject as unknown must appear in its --help.
+All cases run; failures are listed at the end (exit status 1).
+"""
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import h5py
+import numpy as np
+
+args = [a for a in sys.argv[1:] if not a.startswith("-")]
+VERBOSE = "-v" in sys.argv
+ONLY = None
+if "-k" in sys.argv:
+    ONLY = sys.argv[sys.argv.index("-k") + 1]
+    args.remove(ONLY)
+if len(args) < 2:
+    sys.exit("usage: bad_options.py PARAPROP_BINARY SCRATCH_DIR [-v] [-k SUBSTRING]")
+BIN = os.path.abspath(args[0])
+SCRATCH = os.path.abspath(args[1])
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+W = os.path.join(SCRATCH, "bad_options")
+shutil.rmtree(W, ignore_errors=True)
+os.makedirs(W)
+TIMEOUT = 60
+JOBS = max(2, min(4, os.cpu_count() or 2))
+VMEM = 4 << 30
+BASE_ENV = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+BASE_ENV.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+
+
+def P(name):
+    return os.path.join(W, name)
+
+
+def limit():
+    resource.setrlimit(resource.RLIMIT_AS, (VMEM, VMEM))
+
+
+def run(argv, env=None):
+    e = dict(BASE_ENV)
+    e.update(env or {})
+    t0 = time.time()
+    p = subprocess.Popen([BIN] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd=W, env=e, start_new_session=True, preexec_fn=limit)
+    try:
+        out, err = p.communicate(timeout=TIMEOUT)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        rc = "timeout"
+    return rc, out, err, time.time() - t0
+
+
+# ------------------------------------------------------------------ fixtures
+def dataset(path, n, d, k, u8=False):
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = np.bytes_("paraprop-dataset")
+        f.attrs["format_version"] = np.int64(1)
+        f.attrs["classes"] = np.int64(k)
+        f.attrs["source"] = np.bytes_("bad_options.py")
+        rng = np.random.default_rng(1)
+        if u8:
+            x = f.create_dataset("train/inputs", data=rng.integers(0, 256, (n, d)).astype(np.uint8))
+            x.attrs["scale"] = 1.0 / 255
+        else:
+            f["train/inputs"] = rng.standard_normal((n, d)).astype(np.float32)
+        f["train/labels"] = (np.arange(n) % k).astype(np.int32)
+    return path
+
+
+DS = dataset(P("small.h5"), 30, 4, 3)
+MNISTLIKE = dataset(P("mnistlike.h5"), 20, 784, 10, u8=True)
+CSV = P("small.csv")
+with open(CSV, "w") as f:
+    f.write("0,1.5,2\n1,0.5,-1\n2,3,4\n")
+
+
+def cfgfile(name, text):
+    with open(P(name), "w") as f:
+        f.write(text)
+    return P(name)
+
+
+GOOD_CFG = cfgfile("good.cfg", "# a comment\n\ndata = %s\nlayers = 4,5,3\nepochs = 1\n"
+                   "batch-size = 7\nprogress = off\n" % DS)
+BAD_LINE_CFG = cfgfile("badline.cfg", "layers = 4,5,3\nthis line has no equals sign\n")
+UNKNOWN_KEY_CFG = cfgfile("unknownkey.cfg", "layers = 4,5,3\nepochs = 1\nbananas = 3\n")
+BAD_VALUE_CFG = cfgfile("badvalue.cfg", "layers = 4,5,3\nbatch-size = zero\n")
+BAD_LAYERS_CFG = cfgfile("badlayers.cfg", "# layers\nlayers = 4,x,3\n")
+NESTED_CFG = cfgfile("nested.cfg", "epochs = 1\nconfig = %s\n" % GOOD_CFG)
+EVAL_CFG = cfgfile("evalonly.cfg", "model = x.h5\nlayers = 4,5,3\n")
+EMPTY_KEY_CFG = cfgfile("emptykey.cfg", "layers = 4,5,3\n = 5\n")
+
+RUN_I = [0]
+
+
+def train(*extra, drop=(), data=DS, layers="4,5,3"):
+    """A valid training command (1 epoch on 30 samples) with EXTRA appended."""
+    RUN_I[0] += 1
+    base = {"--data": data, "--layers": layers, "--epochs": "1", "--progress": "off",
+            "--threads": "1", "--run-dir": P(f"run{RUN_I[0]}")}
+    argv = ["train"]
+    for k, v in base.items():
+        if k not in drop:
+            argv += [k, v]
+    return argv + list(extra)
+
+
+CASES = []
+
+
+def case(name, argv, status, phrases=(), env=None, max_seconds=None):
+    CASES.append((name, argv, status if isinstance(status, (set, tuple)) else {status}, phrases,
+                  env, max_seconds))
+
+
+PAIRS = ("accepted pairs", "accepted", "supported")
+# ---- positive controls
+case("positive: the base command trains", train(), 0)
+case("positive: --threads 0 (OMP_NUM_THREADS / cores)", train("--threads", "0"), 0)
+case("positive: --threads 0 with OMP_NUM_THREADS=1", train("--threads", "0"), 0,
+     env={"OMP_NUM_THREADS": "1"})
+case("positive: --config with every required option",
+     ["train", "--config", GOOD_CFG, "--run-dir", P("runcfg")], 0)
+case("positive: quadratic with a softmax output", train("--cost", "quadratic"), 0)
+
+# ---- general
+case("no command", [], 2, ["usage"])
+case("unknown command", ["frobnicate"], 2, ["frobnicate", "unknown command"])
+case("unknown option", train("--bogus", "1"), 2, ["bogus", "unknown option"])
+case("unknown option (single dash)", train("-x"), 2, ["-x"])
+case("stray positional argument", train("extra"), 2, ["extra"])
+case("missing value at the end (--layers)", train("--layers", drop=("--layers",)), 2,
+     ["--layers", "value"])
+case("missing value at the end (--batch-size)", train("--batch-size"), 2, ["--batch-size", "value"])
+case("option of another command (eval --layers)",
+     ["eval", "--model", "m.h5", "--data", DS, "--layers", "4,5,3"], 2, ["layers", "apply"])
+case("option of another command (train --model)", train("--model", "m.h5"), 2, ["model"])
+case("train without --data", train(drop=("--data",)), 2, ["--data"])
+case("train without --layers", train(drop=("--layers",)), 2, ["--layers"])
+
+# ---- --layers
+case("--layers ''", train(layers=""), 2, ["--layers"])
+case("--layers 4,0,3", train(layers="4,0,3"), 2, ["--layers", "4,0,3"])
+case("--layers 784,0,10", train(layers="784,0,10", data=MNISTLIKE), 2, ["--layers", "784,0,10"])
+case("--layers 784,abc,10", train(layers="784,abc,10", data=MNISTLIKE), 2, ["--layers", "abc"])
+case("--layers 4 (one size only)", train(layers="4"), 2, ["--layers", ("two", "at least", "2")])
+case("--layers 4,,3", train(layers="4,,3"), 2, ["--layers"])
+case("--layers 4,5,3, (trailing comma)", train(layers="4,5,3,"), 2, ["--layers"])
+case("--layers 4,-5,3", train(layers="4,-5,3"), 2, ["--layers"])
+case("--layers 4,5.5,3", train(layers="4,5.5,3"), 2, ["--layers"])
+case("--layers 5,5,3 vs 4 inputs in the data", train(layers="5,5,3"), 2,
+     ["--layers", "small.h5", "4"])
+case("--layers 4,5,4 vs 3 classes in the data", train(layers="4,5,4"), 2,
+     ["--layers", "small.h5", "3"])
+case("--layers 784,100000000,10 refused fast with an estimate",
+     train(layers="784,100000000,10", data=MNISTLIKE), 2, ["GiB", "784,100000000,10"], max_seconds=10)
+case("--layers 784,10000000,10 (30 GiB per copy) under ulimit -v 4 GiB",
+     train(layers="784,10000000,10", data=MNISTLIKE), {2, 6}, [("memory", "allocate", "GiB")],
+     max_seconds=20)
+
+# ---- numbers
+case("--batch-size 0", train("--batch-size", "0"), 2, ["--batch-size", "0"])
+case("--batch-size -1", train("--batch-size", "-1"), 2, ["--batch-size", "-1"])
+case("--batch-size abc", train("--batch-size", "abc"), 2, ["--batch-size", "abc"])
+case("--batch-size 2.5", train("--batch-size", "2.5"), 2, ["--batch-size", "2.5"])
+case("--batch-size 99999999999999999999999", train("--batch-size", "99999999999999999999999"), 2,
+     ["--batch-size"])
+case("--batch-size ''", train("--batch-size", ""), 2, ["--batch-size"])
+case("--learning-rate nan", train("--learning-rate", "nan"), 2, ["--learning-rate", "nan"])
+case("--learning-rate inf", train("--learning-rate", "inf"), 2, ["--learning-rate", "inf"])
+case("--learning-rate -1", train("--learning-rate", "-1"), 2, ["--learning-rate", "-1"])
+case("--learning-rate 0.1x", train("--learning-rate", "0.1x"), 2, ["--learning-rate", "0.1x"])
+case("--momentum 1.5", train("--momentum", "1.5"), 2, ["--momentum", "1.5"])
+case("--momentum 1", train("--momentum", "1"), 2, ["--momentum"])
+case("--momentum -0.1", train("--momentum", "-0.1"), 2, ["--momentum", "-0.1"])
+case("--l2 -1", train("--l2", "-1"), 2, ["--l2", "-1"])
+case("--l2 nan", train("--l2", "nan"), 2, ["--l2", "nan"])
+case("--epochs -1", train("--epochs", "-1"), 2, ["--epochs", "-1"])
+case("--epochs abc", train("--epochs", "abc"), 2, ["--epochs", "abc"])
+case("--seed abc", train("--seed", "abc"), 2, ["--seed", "abc"])
+case("--seed -1", train("--seed", "-1"), 2, ["--seed", "-1"])
+case("--keep 0", train("--keep", "0"), 2, ["--keep", "0"])
+case("--threads -2", train("--threads", "-2"), 2, ["--threads", "-2"])
+case("--threads abc", train("--threads", "abc"), 2, ["--threads", "abc"])
+case("--threads 100000", train("--threads", "100000"), 2, ["--threads", "100000"])
+case("OMP_NUM_THREADS=abc with --threads 0", train("--threads", "0"), 2,
+     ["OMP_NUM_THREADS", "abc"], env={"OMP_NUM_THREADS": "abc"})
+case("OMP_NUM_THREADS=-3 with --threads 0", train("--threads", "0"), 2,
+     ["OMP_NUM_THREADS", "-3"], env={"OMP_NUM_THREADS": "-3"})
+
+# ---- words
+case("--hidden-activation softmax", train("--hidden-activation", "softmax"), 2,
+     ["softmax", ("hidden", "output layer", "only")])
+case("--hidden-activation banana", train("--hidden-activation", "banana"), 2, ["banana"])
+case("--output-activation banana", train("--output-activation", "banana"), 2, ["banana"])
+case("--cost banana", train("--cost", "banana"), 2, ["banana"])
+case("--cost cross-entropy --output-activation softmax (lists accepted pairs)",
+     train("--cost", "cross-entropy", "--output-activation", "softmax"), 2,
+     [PAIRS, "cross-entropy with sigmoid", "log-likelihood with softmax", "quadratic"])
+case("--cost log-likelihood --output-activation sigmoid",
+     train("--cost", "log-likelihood", "--output-activation", "sigmoid"), 2,
+     [PAIRS, "log-likelihood with softmax"])
+case("--cost cross-entropy --output-activation relu",
+     train("--cost", "cross-entropy", "--output-activation", "relu"), 2,
+     [PAIRS, "cross-entropy with sigmoid"])
+case("--init banana", train("--init", "banana"), 2, ["--init", "banana"])
+case("--shuffle maybe", train("--shuffle", "maybe"), 2, ["--shuffle", "maybe"])
+case("--reduction banana", train("--reduction", "banana"), 2, ["--reduction", "banana"])
+case("--progress sometimes", train("--progress", "sometimes"), 2, ["--progress", "sometimes"])
+case("--checkpoint-every 5bananas", train("--checkpoint-every", "5bananas"), 2,
+     ["--checkpoint-every", "bananas"])
+case("--checkpoint-every steps", train("--checkpoint-every", "steps"), 2, ["--checkpoint-every"])
+case("--checkpoint-every -3steps", train("--checkpoint-every", "-3steps"), 2,
+     ["--checkpoint-every", "-3steps"])
+case("--checkpoint-every 0steps", train("--checkpoint-every", "0steps"), 2, ["--checkpoint-every"])
+case("--run-dir ''", train("--run-dir", ""), 2, ["--run-dir"])
+
+# ---- combinations and files
+case("--resume together with --init-from",
+     train("--resume", P("a.h5"), "--init-from", P("b.h5")), 2, ["--resume", "--init-from"])
+case("--config missing file", train("--config", P("nope.cfg")), {2, 3}, ["nope.cfg"])
+case("--config without a file name", train("--config"), 2, ["--config"])
+case("config file: a line without '='", train("--config", BAD_LINE_CFG), 2,
+     [BAD_LINE_CFG + ":2"])
+case("config file: unknown key", train("--config", UNKNOWN_KEY_CFG), 2,
+     [UNKNOWN_KEY_CFG + ":3", "bananas"])
+case("config file: bad value", train("--config", BAD_VALUE_CFG), 2,
+     [BAD_VALUE_CFG + ":2", "batch-size", "zero"])
+case("config file: bad --layers value", ["train", "--config", BAD_LAYERS_CFG, "--data", DS], 2,
+     [BAD_LAYERS_CFG + ":2", "layers"])
+case("config file: includes another config", train("--config", NESTED_CFG), 2,
+     [NESTED_CFG + ":2"])
+case("config file: key of another command (model)", train("--config", EVAL_CFG), 2,
+     [EVAL_CFG + ":1", "model"])
+case("config file: empty key", train("--config", EMPTY_KEY_CFG), 2, [EMPTY_KEY_CFG + ":2"])
+case("config file is a directory", train("--config", W), {2, 3}, [W])
+
+# ---- other commands
+case("eval without --model", ["eval", "--data", DS], 2, ["--model"])
+case("eval without --data", ["eval", "--model", P("m.h5")], 2, ["--data"])
+case("eval --split banana", ["eval", "--model", P("m.h5"), "--data", DS, "--split", "banana"], 2,
+     ["--split", "banana"])
+case("inspect without a file", ["inspect"], 2, ["usage"])
+case("inspect with two files", ["inspect", DS, DS], 2, ["usage"])
+case("gradcheck --samples 0", ["gradcheck", "--layers", "4,3", "--samples", "0"], 2, ["--samples"])
+case("gradcheck --epsilon -1", ["gradcheck", "--layers", "4,3", "--epsilon", "-1"], 2,
+     ["--epsilon"])
+case("gradcheck without --layers", ["gradcheck"], 2, ["--layers"])
+case("bench --steps 0", ["bench", "--data", DS, "--layers", "4,5,3", "--steps", "0"], 2, ["--steps"])
+case("bench --warmup abc", ["bench", "--data", DS, "--layers", "4,5,3", "--warmup", "abc"], 2,
+     ["--warmup", "abc"])
+case("convert without a format", ["convert"], 2, [("idx", "csv")])
+case("convert with an unknown format", ["convert", "xlsx", "--train", CSV, "-o", P("o.h5")], 2,
+     [("xlsx", "'idx' or 'csv'")])
+case("convert csv without -o", ["convert", "csv", "--train", CSV], 2, ["-o"])
+case("convert csv without --train", ["convert", "csv", "-o", P("o.h5")], 2, ["--train"])
+case("convert idx without --train-labels", ["convert", "idx", "--train-images", CSV, "-o",
+                                            P("o.h5")], 2, ["--train-labels"])
+case("convert idx with --test-images but no --test-labels",
+     ["convert", "idx", "--train-images", CSV, "--train-labels", CSV, "--test-images", CSV, "-o",
+      P("o.h5")], 2, ["--test-labels"])
+case("convert csv --label-column abc", ["convert", "csv", "--train", CSV, "--label-column", "abc",
+                                        "-o", P("o.h5")], 2, ["--label-column", "abc"])
+case("convert csv --label-column 7 (3 columns)",
+     ["convert", "csv", "--train", CSV, "--label-column", "7", "-o", P("o.h5")], {2, 3},
+     ["7", ("column", "label")])
+case("convert csv --classes 0", ["convert", "csv", "--train", CSV, "--classes", "0", "-o",
+                                 P("o.h5")], 2, ["--classes"])
+case("convert csv --bogus", ["convert", "csv", "--train", CSV, "--bogus", "1", "-o", P("o.h5")], 2,
+     ["--bogus"])
+case("convert csv with an IDX option (--train-images)",
+     ["convert", "csv", "--train", CSV, "--train-images", CSV, "-o", P("o.h5")], 2,
+     ["--train-images"])
+case("convert idx with a CSV option (--label-column)",
+     ["convert", "idx", "--train-images", CSV, "--train-labels", CSV, "--label-column", "1", "-o",
+      P("o.h5")], 2, ["--label-column"])
+case("convert -o into a missing directory",
+     ["convert", "csv", "--train", CSV, "-o", P("no/such/dir/o.h5")], {5, 2},
+     ["no/such/dir/o.h5"])
+
+
+# ------------------------------------------------------------------ run the table
+def has(err, ph):
+    alts = ph if isinstance(ph, tuple) else (ph,)
+    return any(a.lower() in err.lower() for a in alts)
+
+
+failures = []
+t_start = time.time()
+selected = [c_ for c_ in CASES if not ONLY or ONLY in c_[0]]
+n_run = len(selected)
+with ThreadPoolExecutor(max_workers=JOBS) as pool:
+    results = list(pool.map(lambda c_: run(c_[1], c_[4]), selected))
+for (name, argv, statuses, phrases, env, max_s), (rc, out, err, secs) in zip(selected, results):
+    problems = []
+    if rc == "timeout":
+        problems.append(f"hung: no exit within {TIMEOUT} s (killed)")
+    elif rc < 0:
+        problems.append(f"killed by signal {signal.Signals(-rc).name}")
+    elif rc not in statuses:
+        problems.append(f"exit status {rc}, expected {' or '.join(map(str, sorted(statuses)))}")
+    if rc != "timeout":
+        for ph in phrases:
+            if not has(err, ph):
+                problems.append(f"stderr lacks {ph!r}")
+        if 0 not in statuses and not err.strip():
+            problems.append("nothing on stderr")
+    if max_s and secs > max_s:
+        problems.append(f"took {secs:.1f} s (limit {max_s} s)")
+    print(f"{'ok  ' if not problems else 'FAIL'} {name}  [{rc}, {secs:.1f}s]")
+    if problems or VERBOSE:
+        for pr in problems:
+            print(f"       - {pr}")
+        print("       $ paraprop " + " ".join(repr(a) if a == "" or " " in a else a for a in argv))
+        for line in (err.strip() or out.strip()).splitlines()[:4]:
+            print(f"       | {line}")
+    if problems:
+        failures.append((name, argv, env, rc, err, problems))
+
+# ------------------------------------------------------------------ --help of every command
+COMMANDS = ["train", "eval", "convert", "inspect", "gradcheck", "bench"]
+if not ONLY or "help" in ONLY:
+    helps = {}
+    rc, top, err, _ = run(["--help"])
+    ok = rc == 0 and all(c in top for c in COMMANDS)
+    print(f"{'ok  ' if ok else 'FAIL'} paraprop --help exits 0 and lists every command  [{rc}]")
+    if not ok:
+        failures.append(("--help", ["--help"], None, rc, err, ["status or command list"]))
+    for c in COMMANDS:
+        rc, out, err, _ = run([c, "--help"])
+        helps[c] = out
+        ok = rc == 0 and len(out.strip()) > 20
+        print(f"{'ok  ' if ok else 'FAIL'} paraprop {c} --help exits 0 and prints help  [{rc}]")
+        if not ok:
+            failures.append((f"{c} --help", [c, "--help"], None, rc, err, ["status/empty"]))
+    # candidate option names: every help text + the sources (read only)
+    cands = set()
+    for t in list(helps.values()) + [top]:
+        cands |= set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*|-[a-z])\b", t))
+    for sub in ("src/run/config.c",):
+        p = os.path.join(ROOT, sub)
+        if os.path.exists(p):
+            cands |= {"--" + m for m in re.findall(r'\{\s*"([a-z][a-z0-9-]*)",\s*T_', open(p).read())}
+    app = os.path.join(ROOT, "src", "app")
+    if os.path.isdir(app):
+        for fn in os.listdir(app):
+            if fn.endswith(".c"):
+                cands |= set(re.findall(r'"(--[a-z][a-z0-9-]*|-[a-z])"', open(os.path.join(app, fn)).read()))
+    cands -= {"--help", "-h", "--version"}  # -h is --help
+    REJECT = ("unknown option", "does not apply", "not an option", "unexpected argument")
+    probes = []  # (command, option, argv)
+    for c in ("train", "eval", "gradcheck", "bench", "convert"):
+        for opt in sorted(cands):
+            for f_ in ([["convert", "csv"], ["convert", "idx"]] if c == "convert" else [[c]]):
+                if c != "convert":
+                    probe = f_ + [opt, "1"]
+                elif opt in ("-o", "--output"):
+                    probe = f_ + [opt, P("h.h5")]
+                else:
+                    probe = f_ + [opt, "1", "-o", P("h.h5")]
+                probes.append((c, opt, probe))
+    with ThreadPoolExecutor(max_workers=JOBS) as pool:
+        outcomes = list(pool.map(lambda p_: run(p_[2]), probes))
+    accepted_by = {}
+    for (c, opt, _), (rc, out, err, _) in zip(probes, outcomes):
+        rejected = any(r in err.lower() for r in REJECT) and opt.lstrip("-") in err
+        if rc != "timeout" and not rejected:
+            accepted_by.setdefault(c, set()).add(opt)
+    for c in ("train", "eval", "gradcheck", "bench", "convert"):
+        accepted = sorted(accepted_by.get(c, ()))
+        missing = [o for o in accepted
+                   if not re.search(r"(?<![\w-])" + re.escape(o) + r"(?![\w-])", helps[c])]
+        ok = not missing and accepted
+        print(f"{'ok  ' if ok else 'FAIL'} {c} --help mentions all {len(accepted)} accepted options"
+              + (f"; missing: {' '.join(missing)}" if missing else ""))
+        if not ok:
+            failures.append((f"{c} --help completeness", [c, "--help"], None, 0, "",
+                             [f"accepted but not in --help: {' '.join(missing) or '(none found)'}"]))
+
+print(f"\n{n_run} cases in {time.time() - t_start:.1f} s, {len(failures)} failed")
+if failures:
+    print("\nFAILED cases:")
+    for name, argv, env, rc, err, problems in failures:
+        print(f"  * {name}: {'; '.join(problems)}")
+        envs = " ".join(f"{k}={v}" for k, v in (env or {}).items())
+        print(f"      cd {W} && {envs + ' ' if envs else ''}{BIN} "
+              + " ".join(repr(a) if a == "" or " " in a else a for a in argv))
+        print(f"      -> status {rc}; stderr: {err.strip()[:300]}")
+    sys.exit(1)
+print("bad_options: all cases passed")
