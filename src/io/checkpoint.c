@@ -2,6 +2,7 @@
  * Handles start invalid and close in one cleanup block (netCDF-C style). */
 #include "paraprop/checkpoint.h"
 
+#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +108,7 @@ static int write_layers(hid_t f, const char *group, const pp_arch *a, const pp_r
 static int write_file(const char *tmp, pp_checkpoint *ck)
 {
     const pp_arch *a = &ck->arch;
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t f = pp_h5_create_in_memory(tmp);
     if (f < 0) return -1;
     int rc = 0;
     rc |= pp_h5_write_attr_string(f, "format", PP_CHECKPOINT_FORMAT);
@@ -176,8 +177,11 @@ static int write_file(const char *tmp, pp_checkpoint *ck)
     pp_h5_close(mg);
     /* `complete` last: a file without it was interrupted while being written */
     if (!rc) rc |= pp_h5_write_attr_i64(f, "complete", 1);
-    if (H5Fclose(f) < 0) rc = -1;
-    return rc;
+    if (rc) {
+        H5Fclose(f);
+        return rc;
+    }
+    return pp_h5_save_image(f, tmp); /* writes and fsyncs the bytes */
 }
 
 pp_status pp_checkpoint_write(const char *path, pp_checkpoint *ck)
@@ -195,16 +199,14 @@ pp_status pp_checkpoint_write(const char *path, pp_checkpoint *ck)
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return pp_error(PP_ERR_USAGE, "checkpoint path is too long: %s", path);
     remove(tmp);
+    errno = 0;
     if (write_file(tmp, ck) != 0) {
+        int e = errno;
         remove(tmp);
         return pp_error(PP_ERR_WRITE,
-                        "%s: writing the checkpoint failed (disk full, quota, or permission?); "
-                        "the previous checkpoint is untouched",
-                        tmp);
-    }
-    if (pp_fsync_path(tmp, 0) != 0) {
-        remove(tmp);
-        return pp_error(PP_ERR_WRITE, "%s: fsync failed", tmp);
+                        "%s: writing the checkpoint failed (%s); the previous checkpoint is "
+                        "untouched",
+                        tmp, e ? strerror(e) : "HDF5 error");
     }
     if (rename(tmp, path) != 0) {
         remove(tmp);

@@ -1,6 +1,7 @@
 /* The HDF5 dataset file: probe, collective slice reads, atomic writes. */
 #include "paraprop/dataset.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,7 +304,7 @@ pp_status pp_dataset_write(const char *path, const pp_data *train, const pp_data
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return pp_error(PP_ERR_USAGE, "output path is too long");
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t f = pp_h5_create_in_memory(tmp);
     if (f < 0) return pp_error(PP_ERR_WRITE, "%s: cannot create the file", tmp);
     int rc = 0;
     rc |= pp_h5_write_attr_string(f, "format", FORMAT);
@@ -312,10 +313,16 @@ pp_status pp_dataset_write(const char *path, const pp_data *train, const pp_data
     rc |= pp_h5_write_attr_string(f, "source", source ? source : "unknown");
     rc |= write_group(f, "train", train);
     if (test) rc |= write_group(f, "test", test);
-    if (H5Fclose(f) < 0) rc = -1;
-    if (rc || pp_fsync_path(tmp, 0) != 0) {
+    if (rc) {
+        H5Fclose(f);
+        return pp_error(PP_ERR_NOMEM, "%s: building the file in memory failed", tmp);
+    }
+    errno = 0;
+    if (pp_h5_save_image(f, tmp) != 0) {
+        int e = errno;
         remove(tmp);
-        return pp_error(PP_ERR_WRITE, "%s: writing failed (disk full or no permission?)", tmp);
+        return pp_error(PP_ERR_WRITE, "%s: writing failed (%s)", tmp,
+                        e ? strerror(e) : "HDF5 error");
     }
     if (rename(tmp, path) != 0) {
         remove(tmp);

@@ -1,6 +1,7 @@
 /* HDF5 helpers: quiet errors, attributes, dataset opening with shape checks, fsync. */
 #include "h5util.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,5 +212,57 @@ int pp_fsync_path(const char *path, int is_dir)
     if (fd < 0) return -1;
     int rc = fsync(fd);
     close(fd);
+    return rc;
+}
+
+hid_t pp_h5_create_in_memory(const char *name)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return -1;
+    H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
+    hid_t f = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    return f;
+}
+
+int pp_h5_save_image(hid_t file, const char *path)
+{
+    int rc = -1, saved = EIO;
+    char *img = NULL;
+    ssize_t size = -1;
+    if (H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0) size = H5Fget_file_image(file, NULL, 0);
+    if (size > 0) img = malloc((size_t)size);
+    if (img && H5Fget_file_image(file, img, (size_t)size) != size) {
+        free(img);
+        img = NULL;
+    }
+    if (H5Fclose(file) < 0 || !img) {
+        free(img);
+        errno = img ? EIO : ENOMEM;
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd >= 0) {
+        size_t done = 0;
+        while (done < (size_t)size) {
+            ssize_t w = write(fd, img + done, (size_t)size - done);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) break;
+            done += (size_t)w;
+        }
+        saved = errno;
+        if (done == (size_t)size && fsync(fd) == 0)
+            rc = 0;
+        else if (done == (size_t)size)
+            saved = errno;
+        if (close(fd) != 0 && rc == 0) {
+            rc = -1;
+            saved = errno;
+        }
+    } else {
+        saved = errno;
+    }
+    free(img);
+    errno = saved;
     return rc;
 }

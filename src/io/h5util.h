@@ -29,6 +29,15 @@ pp_status pp_h5_open_dataset(hid_t file, const char *name, int rank, hsize_t *di
 /* Whether a link exists (without HDF5 complaining about missing intermediate groups). */
 int pp_h5_exists(hid_t file, const char *name);
 
+/* Creates an HDF5 file in memory (core driver, no backing store). Files are built in memory and
+ * written with plain POSIX calls by pp_h5_save_image, because a write that fails inside HDF5
+ * (disk full, quota) leaves the library with a half-closed file that crashes it at exit. */
+hid_t pp_h5_create_in_memory(const char *name);
+
+/* Closes an in-memory file and writes its bytes to path (created/truncated), fsync'd.
+ * Returns 0, or -1 with errno set (the file at path may then be partial: remove it). */
+int pp_h5_save_image(hid_t file, const char *path);
+
 /* fsync of a file or directory path; 0 on success. */
 int pp_fsync_path(const char *path, int is_dir);
 

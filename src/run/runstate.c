@@ -113,6 +113,20 @@ void runstate_prune(const char *dir, int64_t keep)
         free(names[i]);
     }
     free(names);
+    /* temporary files of writes that a kill interrupted; no write is in progress now */
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (strncmp(e->d_name, "step-", 5) == 0 && l > 7 &&
+            strcmp(e->d_name + l - 7, ".h5.tmp") == 0) {
+            char full[4200];
+            snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+            unlink(full);
+        }
+    }
+    closedir(d);
 }
 
 static void json_num(FILE *f, const char *key, double v)

@@ -18,7 +18,7 @@ void runstate_ckpt_name(const char *dir, int64_t global_step, char *out, size_t 
  * Invalid newer ones are reported to log by name and skipped; when all are invalid: an error. */
 pp_status runstate_find_latest(const char *dir, char *path, size_t n, FILE *log);
 
-/* Deletes all but the newest keep checkpoints, and stale .tmp files. */
+/* Deletes all but the newest keep checkpoints, and the .tmp files of interrupted writes. */
 void runstate_prune(const char *dir, int64_t keep);
 
 /* Rewrites metrics.jsonl from a checkpoint's history (so a resumed run's file matches). */

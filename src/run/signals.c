@@ -22,6 +22,9 @@ void pp_signals_install(void)
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    /* past a file-size limit (RLIMIT_FSIZE, quotas) a write must fail with EFBIG and be
+     * reported, not kill the process before it can say so */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 int pp_signals_pending(void)
