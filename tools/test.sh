@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The second README command: installs the Debian packages, then builds and runs the whole test
-# suite in three builds: `ci` (release, -Werror: everything, including the slow Fashion-MNIST
-# job and the real-Slurm tests), `double` (gradient checks to 1e-6) and `asan` (ASan+UBSan).
+# suite: `ci` (release, -Werror: everything, including the slow Fashion-MNIST job, the kill test
+# and the real-Slurm tests), `double` (gradient checks to 1e-6), `asan` (ASan+UBSan: all but
+# slow and slurm, including the corrupt-file corpus), then each libFuzzer harness for a bounded
+# time (PP_FUZZ_SECONDS, default 20) plus the saved crash reproducers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh --test
@@ -13,6 +15,24 @@ for preset in ci double asan; do
 done
 for preset in ci double asan; do
   echo "=== tests: $preset"
-  ctest --preset "$preset" --timeout 900 || status=1
+  ctest --preset "$preset" --timeout 1500 || status=1
 done
+echo "=== fuzz"
+bash tests/fuzz/run.sh build/fuzz "${PP_FUZZ_SECONDS:-20}" || status=1
+echo "=== fuzz regressions (inputs that once crashed)"
+export ASAN_OPTIONS="suppressions=$PWD/tests/fuzz/asan.supp" LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp"
+for f in tests/fuzz/crashes/*; do
+  case $(basename "$f") in
+    checkpoint-*|hdf5-*) h=checkpoint ;;
+    csv-*) h=csv ;;
+    dataset-*) h=dataset ;;
+    *) continue ;;
+  esac
+  if build/fuzz/tests/fuzz/fuzz_$h "$f" > build/fuzz/regression.log 2>&1; then
+    echo "ok   $f"
+  else
+    echo "FAIL $f"; tail -20 build/fuzz/regression.log; status=1
+  fi
+done
+[ $status -eq 0 ] && echo "all suites passed" || echo "some suites FAILED"
 exit $status

@@ -46,6 +46,7 @@ typedef struct pp_checkpoint {
     pp_metrics_row *metrics;
     size_t nmetrics;
     int complete;
+    size_t unchecksummed; /* datasets read without a fletcher32 checksum (e.g. after h5repack) */
 } pp_checkpoint;
 
 /* Reads and validates a checkpoint (format, version, `complete`, shapes, checksums); allocates

@@ -41,7 +41,12 @@ int cmd_inspect(int argc, char **argv)
     printf("file: %s\nformat: %s, version %d (written by paraprop %s at %s, %s)\n", path,
            PP_CHECKPOINT_FORMAT, PP_CHECKPOINT_VERSION, ck.paraprop_version, ck.created_utc,
            ck.precision);
-    printf("valid: yes (complete, checksums verified, fingerprint matches)\n");
+    if (ck.unchecksummed)
+        printf("valid: yes (complete, fingerprint matches; %zu dataset(s) carry no fletcher32 "
+               "checksum, e.g. after h5repack)\n",
+               ck.unchecksummed);
+    else
+        printf("valid: yes (complete, checksums verified, fingerprint matches)\n");
     printf("architecture: ");
     for (int l = 0; l <= a->L; l++) printf("%s%zu", l ? "," : "", a->n[l]);
     printf("  hidden %s, output %s, cost %s, %zu parameters\n", pp_activation_name(a->hidden),

@@ -220,7 +220,7 @@ pp_status pp_checkpoint_write(const char *path, pp_checkpoint *ck)
 
 /* Reads a real-valued dataset of the expected shape; checksum failures surface as read errors. */
 static pp_status read_array(hid_t f, const char *path, const char *name, int rank,
-                            const hsize_t *want, hid_t mtype, void *buf)
+                            const hsize_t *want, hid_t mtype, void *buf, size_t *unchecksummed)
 {
     hsize_t dims[2] = {0, 0};
     hid_t d = -1;
@@ -237,17 +237,11 @@ static pp_status read_array(hid_t f, const char *path, const char *name, int ran
                               (unsigned long long)dims[0], (unsigned long long)want[0]);
             break;
         }
-    if (!st.code) {
-        hid_t t = H5Dget_type(d);
-        H5T_class_t cls = H5Tget_class(t);
-        pp_h5_close(t);
-        int want_int = mtype == H5T_NATIVE_INT || mtype == H5T_NATIVE_INT64;
-        if (cls != (want_int ? H5T_INTEGER : H5T_FLOAT))
-            st = pp_error(PP_ERR_INPUT, "%s: '%s' should hold %s", path, name,
-                          want_int ? "integers" : "floating-point values");
-    }
+    if (!st.code)
+        st = pp_h5_check_type(d, mtype == H5T_NATIVE_INT || mtype == H5T_NATIVE_INT64, name, path);
     hsize_t total = 1;
     for (int i = 0; i < rank; i++) total *= want[i];
+    if (!st.code && total && unchecksummed && !pp_h5_has_fletcher32(d)) (*unchecksummed)++;
     if (!st.code && total && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
         st = pp_error(PP_ERR_INPUT, "%s: reading '%s' failed: checksum mismatch or damaged data",
                       path, name);
@@ -284,15 +278,15 @@ static pp_status read_strings(hid_t f, const char *path, const char *name, size_
 }
 
 static pp_status read_layers(hid_t f, const char *path, const char *group, const pp_arch *a,
-                             pp_real *v)
+                             pp_real *v, size_t *nochk)
 {
     for (int l = 1; l <= a->L; l++) {
         char name[96];
         hsize_t wd[2] = {a->n[l], a->n[l - 1]}, bd[1] = {a->n[l]};
         snprintf(name, sizeof name, "%s/layer_%d/weights", group, l);
-        PP_TRY(read_array(f, path, name, 2, wd, H5_REAL_MEM, v + a->w_off[l]));
+        PP_TRY(read_array(f, path, name, 2, wd, H5_REAL_MEM, v + a->w_off[l], nochk));
         snprintf(name, sizeof name, "%s/layer_%d/biases", group, l);
-        PP_TRY(read_array(f, path, name, 1, bd, H5_REAL_MEM, v + a->b_off[l]));
+        PP_TRY(read_array(f, path, name, 1, bd, H5_REAL_MEM, v + a->b_off[l], nochk));
     }
     return pp_ok();
 }
@@ -326,14 +320,29 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
     if (dims[0] < 2 || dims[0] > PP_MAX_LAYERS + 1)
         return pp_error(PP_ERR_INPUT, "%s: '/model/layer_sizes' has %llu entries, expected 2…%d",
                         path, (unsigned long long)dims[0], PP_MAX_LAYERS + 1);
-    int sizes[PP_MAX_LAYERS + 1];
-    PP_TRY(read_array(f, path, "/model/layer_sizes", 1, dims, H5T_NATIVE_INT, sizes));
+    int64_t sizes[PP_MAX_LAYERS + 1];
+    PP_TRY(read_array(f, path, "/model/layer_sizes", 1, dims, H5T_NATIVE_INT64, sizes,
+                      &ck->unchecksummed));
     int L = (int)dims[0] - 1;
     size_t sz[PP_MAX_LAYERS + 1];
     for (int l = 0; l <= L; l++) {
-        if (sizes[l] < 1)
-            return pp_error(PP_ERR_INPUT, "%s: layer %d has %d neurons", path, l, sizes[l]);
+        if (sizes[l] < 1 || sizes[l] > ((int64_t)1 << 31))
+            return pp_error(PP_ERR_INPUT, "%s: layer %d has %lld neurons (expected 1…2^31)", path,
+                            l, (long long)sizes[l]);
         sz[l] = (size_t)sizes[l];
+    }
+    /* the stored shapes must agree with layer_sizes before anything is allocated from them */
+    for (int l = 1; l <= L; l++) {
+        char name[64];
+        hsize_t wd[2] = {0, 0};
+        hid_t wdset = -1;
+        snprintf(name, sizeof name, "/model/layer_%d/weights", l);
+        PP_TRY(pp_h5_open_dataset(f, name, 2, wd, &wdset, path));
+        pp_h5_close(wdset);
+        if (wd[0] != sz[l] || wd[1] != sz[l - 1])
+            return pp_error(PP_ERR_INPUT, "%s: '%s' is %llu × %llu but layer_sizes says %zu × %zu",
+                            path, name, (unsigned long long)wd[0], (unsigned long long)wd[1], sz[l],
+                            sz[l - 1]);
     }
     char acts[PP_MAX_LAYERS][32], cost[1][32];
     PP_TRY(read_strings(f, path, "/model/activations", (size_t)L, acts));
@@ -353,11 +362,11 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
         return pp_error(PP_ERR_INPUT, "%s: %zu parameters is implausible", path, ck->arch.nparams);
     ck->params = malloc(ck->arch.nparams * sizeof *ck->params);
     if (!ck->params) return pp_error(PP_ERR_NOMEM, "%s: cannot allocate the parameters", path);
-    PP_TRY(read_layers(f, path, "/model", &ck->arch, ck->params));
+    PP_TRY(read_layers(f, path, "/model", &ck->arch, ck->params, &ck->unchecksummed));
     if (pp_h5_exists(f, "/optimizer/layer_1")) {
         ck->velocity = malloc(ck->arch.nparams * sizeof *ck->velocity);
         if (!ck->velocity) return pp_error(PP_ERR_NOMEM, "%s: cannot allocate the velocity", path);
-        PP_TRY(read_layers(f, path, "/optimizer", &ck->arch, ck->velocity));
+        PP_TRY(read_layers(f, path, "/optimizer", &ck->arch, ck->velocity, &ck->unchecksummed));
     }
 
     /* position and provenance */
@@ -409,12 +418,14 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
     int64_t *ecol = malloc((md[0] ? md[0] : 1) * sizeof *ecol);
     pp_status rs = pp_ok();
     if (!ck->metrics || !col || !ecol) rs = pp_error(PP_ERR_NOMEM, "out of memory");
-    if (!rs.code) rs = read_array(f, path, "/metrics/epoch", 1, md, H5T_NATIVE_INT64, ecol);
+    if (!rs.code)
+        rs = read_array(f, path, "/metrics/epoch", 1, md, H5T_NATIVE_INT64, ecol,
+                        &ck->unchecksummed);
     const char *names[5] = {"train_loss", "test_loss", "test_accuracy", "seconds", "samples_per_s"};
     for (int k = 0; k < 5 && !rs.code; k++) {
         char name[64];
         snprintf(name, sizeof name, "/metrics/%s", names[k]);
-        rs = read_array(f, path, name, 1, md, H5T_NATIVE_DOUBLE, col);
+        rs = read_array(f, path, name, 1, md, H5T_NATIVE_DOUBLE, col, &ck->unchecksummed);
         for (size_t i = 0; !rs.code && i < md[0]; i++) {
             pp_metrics_row *r = &ck->metrics[i];
             r->epoch = ecol[i];

@@ -31,7 +31,8 @@ static int parse_double(const char *s, double *v)
     errno = 0;
     *v = strtod(s, &end);
     while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n') end++;
-    return (*end || errno == ERANGE || !isfinite(*v)) ? -1 : 0;
+    /* values are stored as float32: beyond its range they would become inf */
+    return (*end || errno == ERANGE || !isfinite(*v) || !isfinite((float)*v)) ? -1 : 0;
 }
 
 pp_status pp_csv_read(const char *path, int label_col, int header, size_t classes, pp_data *out)
@@ -51,6 +52,11 @@ pp_status pp_csv_read(const char *path, int label_col, int header, size_t classe
         lineno++;
         if (header && lineno == 1) continue;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (strlen(line) != (size_t)len) {
+            st = pp_error(PP_ERR_INPUT, "%s:%zu: the line contains a NUL byte (not a text CSV?)",
+                          path, lineno);
+            goto done;
+        }
         if (len == 0) continue;
         if (!f) {
             size_t commas = 0;
@@ -94,8 +100,10 @@ pp_status pp_csv_read(const char *path, int label_col, int header, size_t classe
         for (size_t c = 0; c < ncols; c++) {
             double v;
             if (parse_double(f[c], &v) != 0) {
-                st = pp_error(PP_ERR_INPUT, "%s:%zu: column %zu ('%.40s') is not a finite number",
-                              path, lineno, c, f[c]);
+                st = pp_error(
+                    PP_ERR_INPUT,
+                    "%s:%zu: column %zu ('%.40s') is not a number within the float32 range", path,
+                    lineno, c, f[c]);
                 goto done;
             }
             if (c == lc) {

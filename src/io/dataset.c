@@ -29,6 +29,10 @@ static pp_status probe_group(hid_t f, const char *path, const char *g, pp_datase
                       path, name);
         goto done;
     }
+    if (!bytes) {
+        st = pp_h5_check_type(d, 0, name, path);
+        if (st.code) goto done;
+    }
     if (dims[1] == 0) {
         st = pp_error(PP_ERR_INPUT, "%s: dataset '%s' has 0 inputs per sample", path, name);
         goto done;
@@ -72,10 +76,8 @@ static pp_status probe_group(hid_t f, const char *path, const char *g, pp_datase
         if (st.code) goto done;
         pp_h5_close(t);
         t = H5Dget_type(l);
-        if (H5Tget_class(t) != H5T_INTEGER) {
-            st = pp_error(PP_ERR_INPUT, "%s: dataset '%s' should hold integers", path, name);
-            goto done;
-        }
+        st = pp_h5_check_type(l, 1, name, path);
+        if (st.code) goto done;
     } else {
         snprintf(name, sizeof name, "/%s/targets", g);
         if (!pp_h5_exists(f, name)) {
@@ -87,11 +89,8 @@ static pp_status probe_group(hid_t f, const char *path, const char *g, pp_datase
         if (st.code) goto done;
         pp_h5_close(t);
         t = H5Dget_type(l);
-        if (H5Tget_class(t) != H5T_FLOAT) {
-            st = pp_error(PP_ERR_INPUT, "%s: dataset '%s' should hold floating-point values", path,
-                          name);
-            goto done;
-        }
+        st = pp_h5_check_type(l, 0, name, path);
+        if (st.code) goto done;
         if (ldims[1] == 0 || (info->k && ldims[1] != info->k)) {
             st = pp_error(PP_ERR_INPUT, "%s: dataset '%s' has %llu columns, expected %zu", path,
                           name, (unsigned long long)ldims[1], info->k);

@@ -83,7 +83,12 @@ pp_status pp_h5_attr_string(hid_t obj, const char *name, char *buf, size_t bufsz
             st = pp_error(PP_ERR_INPUT, "%s: cannot read attribute '%s'", path, name);
             goto done;
         }
-        snprintf(buf, bufsz, "%s", s);
+        size_t len = strlen(s);
+        if (len >= bufsz)
+            st = pp_error(PP_ERR_INPUT, "%s: attribute '%s' is too long (%zu bytes, at most %zu)",
+                          path, name, len, bufsz - 1);
+        else
+            memcpy(buf, s, len + 1);
         H5free_memory(s);
     } else {
         size_t sz = H5Tget_size(t);
@@ -265,4 +270,38 @@ int pp_h5_save_image(hid_t file, const char *path)
     free(img);
     errno = saved;
     return rc;
+}
+
+pp_status pp_h5_check_type(hid_t d, int want_int, const char *name, const char *path)
+{
+    hid_t t = H5Dget_type(d);
+    H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    size_t sz = t >= 0 ? H5Tget_size(t) : 0;
+    pp_h5_close(t);
+    if (want_int) {
+        if (cls != H5T_INTEGER || !(sz == 1 || sz == 2 || sz == 4 || sz == 8))
+            return pp_error(PP_ERR_INPUT,
+                            "%s: '%s' should hold 1-8 byte integers (found class %d, "
+                            "%zu bytes)",
+                            path, name, (int)cls, sz);
+    } else if (cls != H5T_FLOAT || !(sz == 4 || sz == 8)) {
+        return pp_error(PP_ERR_INPUT,
+                        "%s: '%s' should hold 4- or 8-byte floating-point values "
+                        "(found class %d, %zu bytes)",
+                        path, name, (int)cls, sz);
+    }
+    return pp_ok();
+}
+
+int pp_h5_has_fletcher32(hid_t d)
+{
+    hid_t p = H5Dget_create_plist(d);
+    if (p < 0) return 0;
+    unsigned flags = 0;
+    size_t nelem = 0;
+    unsigned cfg = 0;
+    int has =
+        H5Pget_filter_by_id2(p, H5Z_FILTER_FLETCHER32, &flags, &nelem, NULL, 0, NULL, &cfg) >= 0;
+    H5Pclose(p);
+    return has;
 }

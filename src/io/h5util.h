@@ -26,6 +26,13 @@ int pp_h5_write_attr_double(hid_t obj, const char *name, double v);
 pp_status pp_h5_open_dataset(hid_t file, const char *name, int rank, hsize_t *dims, hid_t *out,
                              const char *path);
 
+/* Checks that dataset d stores integers (want_int) or IEEE floats of a sane size (1/2/4/8-byte
+ * integers, 4/8-byte floats): a damaged type size must not reach H5Dread's conversion. */
+pp_status pp_h5_check_type(hid_t d, int want_int, const char *name, const char *path);
+
+/* Whether dataset d is stored with the fletcher32 checksum filter. */
+int pp_h5_has_fletcher32(hid_t d);
+
 /* Whether a link exists (without HDF5 complaining about missing intermediate groups). */
 int pp_h5_exists(hid_t file, const char *name);
 

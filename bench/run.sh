@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# bench/run.sh - one-command benchmark of paraprop against an OpenBLAS SGEMM
+# ceiling, PyTorch and a hand-vectorized numpy MLP (issue 6).
+#
+#   bench/run.sh [--paraprop PATH] [--quick] [--out DIR]
+#                [--repeats N] [--workloads "W1 W2 W3"] [--no-peers] [--no-paraprop]
+#
+# See bench/README.md for what is measured and how.  The environment is passed
+# through unchanged to every contender (in particular OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE, if preset, are neither changed nor unset); the peers get
+# only OPENBLAS_NUM_THREADS/OMP_NUM_THREADS (and OMP_WAIT_POLICY=passive for
+# torch at 2 threads), paraprop only --threads and the ranks.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+PY=/usr/bin/python3
+DATA_SRC=/usr/share/datasets/fashion-mnist
+N_TRAIN=60000
+
+PARAPROP=""
+QUICK=0
+OUT=""
+REPEATS=""
+WORKLOADS="W1 W2 W3"
+DO_PEERS=1
+DO_PARAPROP=1
+
+usage() {
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --paraprop) PARAPROP=$2; shift 2 ;;
+    --paraprop=*) PARAPROP=${1#*=}; shift ;;
+    --quick) QUICK=1; shift ;;
+    --out) OUT=$2; shift 2 ;;
+    --out=*) OUT=${1#*=}; shift ;;
+    --repeats) REPEATS=$2; shift 2 ;;
+    --workloads) WORKLOADS=$2; shift 2 ;;
+    --no-peers) DO_PEERS=0; shift ;;
+    --no-paraprop) DO_PARAPROP=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# ---------------------------------------------------------------- settings
+if [ "$QUICK" = 1 ]; then
+  : "${REPEATS:=1}"
+  SGEMM_REPS=3
+else
+  : "${REPEATS:=3}"
+  SGEMM_REPS=7
+fi
+
+# workload -> paraprop options; must match bench/peers/common.py
+wl_layers()  { case $1 in W1) echo 784,30,10 ;; W2) echo 784,256,256,10 ;; W3) echo 784,2048,2048,10 ;; esac; }
+wl_hidden()  { case $1 in W1) echo sigmoid ;; *) echo relu ;; esac; }
+wl_output()  { case $1 in W1) echo sigmoid ;; *) echo softmax ;; esac; }
+wl_cost()    { case $1 in W1) echo cross-entropy ;; *) echo log-likelihood ;; esac; }
+wl_lr()      { case $1 in W1) echo 0.5 ;; *) echo 0.1 ;; esac; }
+wl_mom()     { case $1 in W2) echo 0.9 ;; *) echo 0 ;; esac; }
+wl_batch()   { case $1 in W1) echo 10 ;; W2) echo 128 ;; W3) echo 256 ;; esac; }
+# full run: one epoch = ceil(60000/B) steps; quick run: a slice of it
+wl_steps() {
+  local b; b=$(wl_batch "$1")
+  if [ "$QUICK" = 1 ]; then
+    case $1 in W1) echo 600 ;; W2) echo 60 ;; W3) echo 16 ;; esac
+  else
+    echo $(( (N_TRAIN + b - 1) / b ))
+  fi
+}
+wl_warmup() {
+  if [ "$QUICK" = 1 ]; then
+    case $1 in W1) echo 20 ;; W2) echo 5 ;; W3) echo 2 ;; esac
+  else
+    case $1 in W1) echo 200 ;; W2) echo 20 ;; W3) echo 5 ;; esac
+  fi
+}
+
+case $REPEATS in ''|*[!0-9]*|0) echo "run.sh: --repeats wants a positive integer" >&2; exit 2 ;; esac
+for w in $WORKLOADS; do
+  case $w in W1|W2|W3) ;; *) echo "run.sh: unknown workload '$w'" >&2; exit 2 ;; esac
+done
+
+# ---------------------------------------------------------------- packages
+need_pkgs=(python3-numpy python3-torch python3-threadpoolctl dataset-fashion-mnist
+           libopenblas-dev openmpi-bin gcc libc6-dev)
+missing=()
+for p in "${need_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing missing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  else
+    echo "run.sh: missing Debian packages (run as root or install): ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# ---------------------------------------------------------------- paths
+if [ -z "$OUT" ]; then
+  OUT="$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)"
+fi
+mkdir -p "$OUT/logs"
+OUT=$(cd "$OUT" && pwd)
+# results of an earlier run in the same directory are replaced (fashion.h5 is kept)
+rm -f "$OUT/sgemm.jsonl" "$OUT/paraprop.jsonl" "$OUT/peers.jsonl" "$OUT/report.md" \
+      "$OUT/env.json" "$OUT/failures.txt"
+: > "$OUT/failures.txt"
+
+if [ "$DO_PARAPROP" = 1 ] && [ -z "$PARAPROP" ]; then
+  for c in "$ROOT/build/release/src/app/paraprop" "$ROOT/build/dev/src/app/paraprop"; do
+    if [ -x "$c" ]; then PARAPROP=$c; break; fi
+  done
+fi
+if [ "$DO_PARAPROP" = 1 ]; then
+  if [ -z "$PARAPROP" ] || [ ! -x "$PARAPROP" ]; then
+    log "WARNING: no paraprop binary (looked in build/release and build/dev; use --paraprop PATH); skipping paraprop"
+    echo "paraprop: binary not found" >> "$OUT/failures.txt"
+    DO_PARAPROP=0
+  else
+    PARAPROP=$(cd "$(dirname "$PARAPROP")" && pwd)/$(basename "$PARAPROP")
+    log "paraprop: $PARAPROP"
+  fi
+fi
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# ---------------------------------------------------------------- environment record
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+LOAD_START=$(loadavg)
+if awk -v l="${LOAD_START%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+  log "WARNING: load average is $LOAD_START on $(nproc) CPUs: other work is running, numbers will be noisy"
+fi
+START_TS=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# ---------------------------------------------------------------- sgemm ceiling
+log "building sgemm"
+(cd "$ROOT" && cc -O2 bench/sgemm.c -o "$TMP/sgemm" -lopenblas)
+log "sgemm 2048^3 at 1 and 2 threads ($SGEMM_REPS reps)"
+# measured at the start and again at the end of the run; the report takes the
+# better of the two per thread count (the machine is shared and noisy)
+run_sgemm() {  # phase
+  "$TMP/sgemm" --n 2048 --reps "$SGEMM_REPS" --threads 1 2 |
+    sed "s/^{/{\"phase\":\"$1\",/" | tee -a "$OUT/sgemm.jsonl" >&2
+}
+run_sgemm start
+
+# ---------------------------------------------------------------- paraprop
+run_logged() {  # name, command...
+  local name=$1; shift
+  if "$@" > "$OUT/logs/$name.out" 2> "$OUT/logs/$name.err"; then
+    return 0
+  else
+    local rc=$?
+    log "FAILED ($rc): $name  (see $OUT/logs/$name.err)"
+    echo "$name: exit $rc: $*" >> "$OUT/failures.txt"
+    return 0
+  fi
+}
+
+if [ "$DO_PARAPROP" = 1 ]; then
+  H5="$OUT/fashion.h5"
+  if [ ! -s "$H5" ]; then
+    log "converting Fashion-MNIST to $H5"
+    if ! "$PARAPROP" convert idx \
+        --train-images "$DATA_SRC/train-images-idx3-ubyte.gz" \
+        --train-labels "$DATA_SRC/train-labels-idx1-ubyte.gz" \
+        --test-images "$DATA_SRC/t10k-images-idx3-ubyte.gz" \
+        --test-labels "$DATA_SRC/t10k-labels-idx1-ubyte.gz" \
+        -o "$H5" > "$OUT/logs/convert.out" 2> "$OUT/logs/convert.err"; then
+      log "FAILED: paraprop convert (see $OUT/logs/convert.err); skipping paraprop"
+      echo "convert: failed" >> "$OUT/failures.txt"
+      rm -f "$H5"
+      DO_PARAPROP=0
+    fi
+  fi
+fi
+
+if [ "$DO_PARAPROP" = 1 ]; then
+  for w in $WORKLOADS; do
+    steps=$(wl_steps "$w"); warm=$(wl_warmup "$w")
+    for layout in "1 1" "1 2" "2 1"; do
+      set -- $layout; ranks=$1; threads=$2
+      for red in fast exact; do
+        for rep in $(seq 1 "$REPEATS"); do
+          name="paraprop-$w-${ranks}x${threads}-$red-$rep"
+          log "$name  (steps $steps, warmup $warm)"
+          cmd=("$PARAPROP" bench --data "$H5"
+               --layers "$(wl_layers "$w")"
+               --hidden-activation "$(wl_hidden "$w")"
+               --output-activation "$(wl_output "$w")"
+               --cost "$(wl_cost "$w")"
+               --learning-rate "$(wl_lr "$w")"
+               --momentum "$(wl_mom "$w")"
+               --batch-size "$(wl_batch "$w")"
+               --threads "$threads" --reduction "$red"
+               --steps "$steps" --warmup "$warm"
+               --json "$OUT/paraprop.jsonl")
+          if [ "$ranks" = 1 ]; then
+            run_logged "$name" "${cmd[@]}"
+          else
+            run_logged "$name" env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+              mpiexec -n "$ranks" --bind-to none "${cmd[@]}"
+          fi
+        done
+      done
+    done
+  done
+fi
+
+# ---------------------------------------------------------------- peers
+if [ "$DO_PEERS" = 1 ]; then
+  for w in $WORKLOADS; do
+    if [ "$QUICK" = 1 ]; then
+      pargs=(--epochs 1 --steps "$(wl_steps "$w")" --warmup-steps "$(wl_warmup "$w")")
+    else
+      pargs=(--epochs "$REPEATS" --warmup-steps "$(wl_warmup "$w")")
+    fi
+    for peer in torch numpy; do
+      for t in 1 2; do
+        name="$peer-$w-1x$t"
+        log "$name"
+        envs=(OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t")
+        if [ "$peer" = torch ] && [ "$t" -gt 1 ]; then envs+=(OMP_WAIT_POLICY=passive); fi
+        run_logged "$name" env "${envs[@]}" "$PY" "$BENCH_DIR/peers/${peer}_mlp.py" \
+          --workload "$w" --threads "$t" "${pargs[@]}"
+        cat "$OUT/logs/$name.out" >> "$OUT/peers.jsonl"
+      done
+    done
+  done
+fi
+
+log "sgemm again (end of run)"
+run_sgemm end
+LOAD_END=$(loadavg)
+"$PY" - "$OUT/env.json" <<EOF
+import json, os, platform, subprocess, sys
+def sh(c):
+    try:
+        return subprocess.run(c, shell=True, capture_output=True, text=True).stdout.strip()
+    except Exception:
+        return None
+model = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
+json.dump({
+    "start": "$START_TS",
+    "end": sh("date -u +%Y-%m-%dT%H:%M:%SZ"),
+    "host_cpu": model,
+    "nproc": os.cpu_count(),
+    "loadavg_start": "$LOAD_START",
+    "loadavg_end": "$LOAD_END",
+    "quick": $QUICK == 1,
+    "repeats": $REPEATS,
+    "workloads": "$WORKLOADS".split(),
+    "paraprop": "$PARAPROP" or None,
+    "paraprop_git": sh("git -C '$ROOT' rev-parse --short HEAD 2>/dev/null") or None,
+    "openblas_env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")},
+    "omp_env": {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "GOMP_"))},
+    "kernel": platform.release(),
+}, open(sys.argv[1], "w"), indent=1)
+EOF
+
+"$PY" "$BENCH_DIR/report.py" "$OUT"
+log "report: $OUT/report.md"
+if [ -s "$OUT/failures.txt" ]; then
+  log "some runs failed:"
+  cat "$OUT/failures.txt" >&2
+  exit 1
+fi
