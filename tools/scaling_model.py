@@ -44,18 +44,36 @@ WORKLOADS = {
 
 FLOAT_BYTES = 4
 
-# ---- TO MEASURE: placeholders until `paraprop bench` numbers exist ----------------------------
-# Sustained flop rate of one rank (one node) on the forward+backward GEMMs, flop/s. Used only to
-# derive a per-sample compute time when no measured one is given with --sample-time.
-# TO MEASURE: time_per_step.compute / (batch_size / ranks) from a 1-rank bench run.
-PLACEHOLDER_FLOPS = 50e9
-# Optimizer (SGD update) cost per parameter, seconds. TO MEASURE: time_per_step.optimizer / params.
-PLACEHOLDER_OPT_PER_PARAM = 0.25e-9
-# Network: latency per message (s), time per byte (s/B), reduction time per byte (s/B).
-# TO MEASURE on the target cluster. Placeholders: an InfiniBand HDR-class fabric.
-PLACEHOLDER_ALPHA = 2e-6
-PLACEHOLDER_BETA = 1.0 / 12.5e9
-PLACEHOLDER_GAMMA = 1.0 / 20e9
+# ---- Measured defaults ----------------------------------------------------------------------
+# Measured MEASURED_ON; see docs/SCALING.md section "Measured constants" for the raw numbers.
+# Noisy: a shared, busy 2-core VM (other jobs kept the load at 4-8); all values are medians
+# of repeated runs.
+#
+# c: compute (forward + backward) seconds per sample on one rank with one thread =
+# time_per_step.compute / batch_size of the 1x1 `paraprop bench` records of the scaling sweeps
+# (docs/scaling/*.jsonl; median over the strong and weak 1x1 records of every repeat).
+MEASURED_SAMPLE_TIME = {"small": 1.7e-5, "medium": 6.3e-5, "large": 1.58e-3}
+# t_opt: time_per_step.optimizer of the same 1x1 records, seconds per step (the update of all
+# parameters; medium uses momentum 0.9, the others plain SGD).
+MEASURED_OPT_TIME = {"small": 1.3e-5, "medium": 2.2e-4, "large": 6.5e-3}
+# Intra-node MPI (Open MPI 4.1.4, shared memory, 2 ranks), from tools/pingpong.c:
+# alpha = median one-way time of 8..128-byte ping-pongs; beta = slope of a least-squares fit
+# of the one-way time over 128 KiB..32 MiB messages; gamma = time per byte of y += x over a
+# 23 MB float vector (the reduction's memory-bound add).
+MEASURED_INTRA_ALPHA = 0.5e-6
+MEASURED_INTRA_BETA = 1 / 5e9
+MEASURED_GAMMA = 1 / 20e9
+# Optimizer seconds per parameter, for --opt-per-param and workloads without a measured t_opt.
+MEASURED_OPT_PER_PARAM = 1e-9
+# Sustained flop/s of one rank; only a fallback for layer sizes without a measured c
+# (from the large workload's measured c: 6 * weights / c).
+MEASURED_FLOPS = 22e9
+
+# ---- Assumptions (not measured): the inter-node network of the 1...1024-node predictions ----
+# A 100 Gb/s InfiniBand/RoCE-class fabric: 2 us latency per message, 12.5 GB/s per link.
+# The reduction (gamma) runs in each node's memory, so the measured gamma is kept.
+ASSUMED_ALPHA = 2e-6
+ASSUMED_BETA = 1.0 / 12.5e9
 # -------------------------------------------------------------------------------------------------
 
 DEFAULT_BATCH = {"strong": 1024, "weak": 128}
@@ -109,13 +127,33 @@ def efficiency(p, mode, batch, sample_time, opt_time, nbytes, algo, alpha, beta,
     return t1 / tp
 
 
+def workload_name(layers):
+    """The bench workload name of a layer list, or None."""
+    for name, wl in WORKLOADS.items():
+        if tuple(layers) == wl:
+            return name
+    return None
+
+
 def workload_constants(name, sample_times, flops, opt_per_param):
-    """(layers, params, gradient bytes, compute s/sample, optimizer s/step, measured?)."""
+    """(layers, params, gradient bytes, compute s/sample, optimizer s/step, source of c).
+
+    c: --sample-time, else the measured default, else 6 * weights / flops. t_opt: params *
+    --opt-per-param if given, else the measured default, else params * MEASURED_OPT_PER_PARAM.
+    """
     layers = WORKLOADS[name]
     params = param_count(layers)
-    measured = name in sample_times
-    sample_time = sample_times[name] if measured else flops_per_sample(layers) / flops
-    return layers, params, params * FLOAT_BYTES, sample_time, params * opt_per_param, measured
+    if name in sample_times:
+        sample_time, source = sample_times[name], "given"
+    elif name in MEASURED_SAMPLE_TIME:
+        sample_time, source = MEASURED_SAMPLE_TIME[name], "measured"
+    else:
+        sample_time, source = flops_per_sample(layers) / flops, "from --flops"
+    if opt_per_param is not None:
+        opt_time = params * opt_per_param
+    else:
+        opt_time = MEASURED_OPT_TIME.get(name, params * MEASURED_OPT_PER_PARAM)
+    return layers, params, params * FLOAT_BYTES, sample_time, opt_time, source
 
 
 def parse_sample_times(items):
@@ -128,34 +166,103 @@ def parse_sample_times(items):
     return out
 
 
+def compare(paths, sample_times, opt_per_param, alpha, beta, gamma, out):
+    """Predicted vs measured step time for `paraprop bench` records of the bench workloads.
+
+    Model: T = c * batch / (R * T_threads) + t_opt + A_ring(R, n), i.e. threads are assumed to
+    divide the compute ideally and the optimizer not at all (it is what one thread measured).
+    Repeated records of one configuration: the one with the median samples/s.
+    """
+    import json
+    groups = {}
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                rec = json.loads(line)
+                name = workload_name(rec.get("layers") or ())
+                if name is None:
+                    continue
+                key = (name, rec.get("mode", "-"), int(rec["ranks"]), int(rec["threads"]),
+                       int(rec["batch_size"]))
+                groups.setdefault(key, []).append(rec)
+    order = list(WORKLOADS)
+    rows = []
+    for key in sorted(groups, key=lambda k: (order.index(k[0]), k[1], k[2] * k[3], k[2])):
+        recs = sorted(groups[key], key=lambda r: float(r["samples_per_s"]))
+        rec = recs[(len(recs) - 1) // 2]
+        name, mode, ranks, threads, batch = key
+        _, _, nbytes, c, t_opt, _ = workload_constants(name, sample_times, 1.0, opt_per_param)
+        allreduce = ring_allreduce(ranks, nbytes, alpha, beta, gamma)
+        pred = c * batch / (ranks * threads) + t_opt + allreduce
+        tp = rec["time_per_step"]
+        rows.append((key, len(recs), float(tp["total"]), pred, float(tp["allreduce"]), allreduce,
+                     float(rec["samples_per_s"]), batch / pred))
+    out.write(f"model: intra-node alpha={alpha:.3g} s, beta={beta:.3g} s/B, gamma={gamma:.3g} s/B; "
+              "c and t_opt as measured on 1x1; threads assumed ideal\n\n")
+    out.write("| workload | mode | R×T | batch | runs | step ms measured | step ms model "
+              "| allreduce ms measured | allreduce ms model | efficiency measured | efficiency model |\n")
+    out.write("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+    base = {}
+    for (key, n, t_meas, t_pred, a_meas, a_pred, sps, sps_pred) in rows:
+        name, mode, ranks, threads, batch = key
+        b = base.setdefault((name, mode), (ranks * threads, sps, sps_pred))
+        cores = ranks * threads / b[0]
+        e_meas = sps / b[1] / cores
+        e_pred = sps_pred / b[2] / cores
+        out.write(f"| {name} | {mode} | {ranks}x{threads} | {batch} | {n} | {1e3 * t_meas:.3g} "
+                  f"| {1e3 * t_pred:.3g} | {1e3 * a_meas:.3g} | {1e3 * a_pred:.3g} "
+                  f"| {100 * e_meas:.0f}% | {100 * e_pred:.0f}% |\n")
+    return 0
+
+
+def int_list(text):
+    return [int(x) for x in text.split(",") if x]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workload", choices=sorted(WORKLOADS), action="append",
                     help="workload(s) to model (default: all three)")
     ap.add_argument("--mode", choices=("strong", "weak"), action="append",
                     help="scaling mode(s) (default: both)")
-    ap.add_argument("--batch", type=int,
-                    help="strong: global batch; weak: batch per rank "
+    ap.add_argument("--batch", type=int_list,
+                    help="comma-separated; strong: global batch; weak: batch per rank "
                          f"(default {DEFAULT_BATCH['strong']} / {DEFAULT_BATCH['weak']})")
-    ap.add_argument("--nodes", type=lambda s: [int(x) for x in s.split(",")],
+    ap.add_argument("--nodes", type=int_list,
                     default=DEFAULT_NODES, help="comma-separated rank counts (default 1..1024)")
     ap.add_argument("--sample-time", action="append", metavar="NAME=SECONDS",
-                    help="measured compute time per sample on one rank (TO MEASURE)")
-    ap.add_argument("--flops", type=float, default=PLACEHOLDER_FLOPS,
-                    help="flop/s of one rank, used when no --sample-time is given")
-    ap.add_argument("--opt-per-param", type=float, default=PLACEHOLDER_OPT_PER_PARAM,
-                    help="optimizer seconds per parameter")
-    ap.add_argument("--alpha", type=float, default=PLACEHOLDER_ALPHA, help="latency, s/message")
-    ap.add_argument("--beta", type=float, default=PLACEHOLDER_BETA, help="transfer, s/byte")
-    ap.add_argument("--gamma", type=float, default=PLACEHOLDER_GAMMA, help="reduction, s/byte")
+                    help="compute time per sample on one rank (default: the measured one)")
+    ap.add_argument("--flops", type=float, default=MEASURED_FLOPS,
+                    help="flop/s of one rank, for workloads without a per-sample time")
+    ap.add_argument("--opt-per-param", type=float, default=None,
+                    help="optimizer seconds per parameter (default: the measured t_opt per "
+                         "workload)")
+    ap.add_argument("--network", choices=("inter", "intra"), default="inter",
+                    help="default alpha/beta: inter = the ASSUMED 100 Gb/s fabric (default), "
+                         "intra = the MEASURED shared-memory values of one node")
+    ap.add_argument("--alpha", type=float, help="latency, s/message (overrides --network)")
+    ap.add_argument("--beta", type=float, help="transfer, s/byte (overrides --network)")
+    ap.add_argument("--gamma", type=float, default=MEASURED_GAMMA, help="reduction, s/byte")
     ap.add_argument("--summary", action="store_true",
                     help="one compact table: efficiency ring/tree per workload, mode and nodes")
+    ap.add_argument("--compare", nargs="+", metavar="JSONL",
+                    help="predicted vs measured step times of bench records (use with "
+                         "--network intra)")
     args = ap.parse_args(argv)
 
+    if args.alpha is None:
+        args.alpha = ASSUMED_ALPHA if args.network == "inter" else MEASURED_INTRA_ALPHA
+    if args.beta is None:
+        args.beta = ASSUMED_BETA if args.network == "inter" else MEASURED_INTRA_BETA
     sample_times = parse_sample_times(args.sample_time)
+    out = sys.stdout
+    if args.compare:
+        return compare(args.compare, sample_times, args.opt_per_param, args.alpha, args.beta,
+                       args.gamma, out)
     names = args.workload or list(WORKLOADS)
     modes = args.mode or ["strong", "weak"]
-    out = sys.stdout
 
     out.write(f"alpha={args.alpha:.3g} s, beta={args.beta:.3g} s/B "
               f"({1 / args.beta / 1e9:.3g} GB/s), gamma={args.gamma:.3g} s/B\n\n")
@@ -163,43 +270,42 @@ def main(argv=None):
         out.write("| workload | mode | batch | " + " | ".join(f"p={p}" for p in args.nodes) + " |\n")
         out.write("|---|---|---:|" + "---:|" * len(args.nodes) + "\n")
         for name in names:
-            _, _, nbytes, t_s, t_opt, measured = workload_constants(
+            _, _, nbytes, t_s, t_opt, source = workload_constants(
                 name, sample_times, args.flops, args.opt_per_param)
             for mode in modes:
-                batch = args.batch or DEFAULT_BATCH[mode]
-                cells = []
-                for p in args.nodes:
-                    e = [efficiency(p, mode, batch, t_s, t_opt, nbytes, a,
-                                    args.alpha, args.beta, args.gamma) for a in ("ring", "tree")]
-                    cells.append(f"{100 * e[0]:.0f}/{100 * e[1]:.0f}")
-                tag = "" if measured else " (TO MEASURE)"
-                out.write(f"| {name}{tag} | {mode} | {batch} | " + " | ".join(cells) + " |\n")
+                for batch in args.batch or [DEFAULT_BATCH[mode]]:
+                    cells = []
+                    for p in args.nodes:
+                        e = [efficiency(p, mode, batch, t_s, t_opt, nbytes, a,
+                                        args.alpha, args.beta, args.gamma) for a in ("ring", "tree")]
+                        cells.append(f"{100 * e[0]:.0f}/{100 * e[1]:.0f}")
+                    tag = "" if source != "from --flops" else " (c from --flops)"
+                    out.write(f"| {name}{tag} | {mode} | {batch} | " + " | ".join(cells) + " |\n")
         out.write("\nCells: parallel efficiency in %, ring allreduce / tree allreduce.\n")
         return 0
     for name in names:
-        layers, params, nbytes, t_s, t_opt, measured = workload_constants(
+        layers, params, nbytes, t_s, t_opt, source = workload_constants(
             name, sample_times, args.flops, args.opt_per_param)
-        src = "measured" if measured else "TO MEASURE: placeholder from --flops"
         out.write(f"### {name}: {'-'.join(map(str, layers))}, {params:,} parameters, "
                   f"{nbytes / 1e6:.3g} MB gradient\n\n")
-        out.write(f"compute {t_s:.3g} s/sample ({src}), optimizer {t_opt:.3g} s/step\n\n")
+        out.write(f"compute {t_s:.3g} s/sample ({source}), optimizer {t_opt:.3g} s/step\n\n")
         for mode in modes:
-            batch = args.batch or DEFAULT_BATCH[mode]
-            what = "global batch" if mode == "strong" else "batch per rank"
-            out.write(f"{mode} scaling, {what} {batch}\n\n")
-            out.write("| nodes | ring allreduce (s) | tree allreduce (s) | step (s, ring) "
-                      "| efficiency ring | efficiency tree |\n")
-            out.write("|---:|---:|---:|---:|---:|---:|\n")
-            for p in args.nodes:
-                per_rank = batch / p if mode == "strong" else batch
-                ring = ring_allreduce(p, nbytes, args.alpha, args.beta, args.gamma)
-                tree = tree_allreduce(p, nbytes, args.alpha, args.beta, args.gamma)
-                step = per_rank * t_s + t_opt + ring
-                e = {a: efficiency(p, mode, batch, t_s, t_opt, nbytes, a,
-                                   args.alpha, args.beta, args.gamma) for a in ALGORITHMS}
-                out.write(f"| {p} | {ring:.3g} | {tree:.3g} | {step:.3g} "
-                          f"| {100 * e['ring']:.1f}% | {100 * e['tree']:.1f}% |\n")
-            out.write("\n")
+            for batch in args.batch or [DEFAULT_BATCH[mode]]:
+                what = "global batch" if mode == "strong" else "batch per rank"
+                out.write(f"{mode} scaling, {what} {batch}\n\n")
+                out.write("| nodes | ring allreduce (s) | tree allreduce (s) | step (s, ring) "
+                          "| efficiency ring | efficiency tree |\n")
+                out.write("|---:|---:|---:|---:|---:|---:|\n")
+                for p in args.nodes:
+                    per_rank = batch / p if mode == "strong" else batch
+                    ring = ring_allreduce(p, nbytes, args.alpha, args.beta, args.gamma)
+                    tree = tree_allreduce(p, nbytes, args.alpha, args.beta, args.gamma)
+                    step = per_rank * t_s + t_opt + ring
+                    e = {a: efficiency(p, mode, batch, t_s, t_opt, nbytes, a,
+                                       args.alpha, args.beta, args.gamma) for a in ALGORITHMS}
+                    out.write(f"| {p} | {ring:.3g} | {tree:.3g} | {step:.3g} "
+                              f"| {100 * e['ring']:.1f}% | {100 * e['tree']:.1f}% |\n")
+                out.write("\n")
     return 0
 
 

@@ -16,8 +16,9 @@ double pp_batch_grad(const pp_arch *a, const pp_real *params, const pp_data *x, 
     double cost[256] = {0};
     if (threads < 1) threads = 1;
     if (threads > 256) threads = 256;
-    /* Below ~1 MFLOP per step a second thread costs more than it saves. */
-    int parallel = threads > 1 && (double)m * (double)a->nparams >= 2e5;
+    /* Below ~4 MFLOP per step (6 flops per sample and parameter) waking a second thread costs
+     * more than it saves: W1 (784-30-10, batch 10) runs faster on one. */
+    int parallel = threads > 1 && (double)m * (double)a->nparams >= 7e5;
     int nt = parallel ? threads : 1;
     double t_data = 0, t_comp = 0;
 #pragma omp parallel num_threads(nt) if (parallel)

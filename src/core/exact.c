@@ -130,7 +130,9 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
         ex->bshift[l] = shift_for(bb);
     }
     const size_t P = a->nparams, nblk = (m + PP_EXACT_BLOCK - 1) / PP_EXACT_BLOCK;
+    /* a thread without a block would only zero and add an empty accumulator */
     int T = ex->threads;
+    if ((size_t)T > nblk) T = nblk ? (int)nblk : 1;
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
