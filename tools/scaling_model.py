@@ -45,29 +45,42 @@ WORKLOADS = {
 FLOAT_BYTES = 4
 
 # ---- Measured defaults ----------------------------------------------------------------------
-# Measured MEASURED_ON; see docs/SCALING.md section "Measured constants" for the raw numbers.
-# Noisy: a shared, busy 2-core VM (other jobs kept the load at 4-8); all values are medians
-# of repeated runs.
+# Measured 2026-11-27 on the project's 2-core Debian 12 VM (Intel Xeon, KVM), paraprop 0.1.0
+# rev 93780931c515 (release build, single precision), Open MPI 4.1.4. The VM was shared with
+# other jobs (load average 3-9 on 2 cores), so every value is a median of repeated runs; the
+# raw data and spreads are in docs/scaling/ and docs/SCALING.md ("Measured constants").
 #
 # c: compute (forward + backward) seconds per sample on one rank with one thread =
-# time_per_step.compute / batch_size of the 1x1 `paraprop bench` records of the scaling sweeps
-# (docs/scaling/*.jsonl; median over the strong and weak 1x1 records of every repeat).
-MEASURED_SAMPLE_TIME = {"small": 1.7e-5, "medium": 6.3e-5, "large": 1.58e-3}
-# t_opt: time_per_step.optimizer of the same 1x1 records, seconds per step (the update of all
-# parameters; medium uses momentum 0.9, the others plain SGD).
-MEASURED_OPT_TIME = {"small": 1.3e-5, "medium": 2.2e-4, "large": 6.5e-3}
-# Intra-node MPI (Open MPI 4.1.4, shared memory, 2 ranks), from tools/pingpong.c:
-# alpha = median one-way time of 8..128-byte ping-pongs; beta = slope of a least-squares fit
-# of the one-way time over 128 KiB..32 MiB messages; gamma = time per byte of y += x over a
-# 23 MB float vector (the reduction's memory-bound add).
-MEASURED_INTRA_ALPHA = 0.5e-6
-MEASURED_INTRA_BETA = 1 / 5e9
-MEASURED_GAMMA = 1 / 20e9
-# Optimizer seconds per parameter, for --opt-per-param and workloads without a measured t_opt.
-MEASURED_OPT_PER_PARAM = 1e-9
-# Sustained flop/s of one rank; only a fallback for layer sizes without a measured c
-# (from the large workload's measured c: 6 * weights / c).
-MEASURED_FLOPS = 22e9
+# time_per_step.compute / batch_size of the 1x1 records of the scaling sweeps run through
+# jobs/scaling.sbatch (docs/scaling/raw/*.jsonl): median of 6 records per workload (strong and
+# weak 1x1, 3 repeats). Spread min..max: small 0.56-1.4e-5, medium 6.4-14e-5, large 1.0-2.2e-3.
+MEASURED_SAMPLE_TIME = {"small": 1.00e-5, "medium": 8.29e-5, "large": 1.65e-3}
+# t_opt: time_per_step.optimizer of the same records, seconds per step (the update of all
+# parameters on every rank; medium uses momentum 0.9, the others plain SGD).
+MEASURED_OPT_TIME = {"small": 7.9e-6, "medium": 3.63e-4, "large": 7.13e-3}
+# Intra-node MPI (Open MPI 4.1.4, shared memory, 2 ranks, mpiexec --bind-to none), from
+# tools/pingpong.c, 3 runs x 7 rounds, medians of single operations:
+#   alpha = median one-way time of 8..128-byte messages;
+#   beta  = slope of the one-way time: 1.0e-10 s/B (9.9 GB/s) for messages of 8 KiB..2 MiB
+#           (cache-resident), 3.5e-10 s/B (2.8 GB/s) for 8..32 MiB (through memory);
+#   gamma = time per byte of y += x over a 23 MB float vector (the reduction's add).
+MEASURED_INTRA_ALPHA = 4.65e-7
+MEASURED_INTRA_BETA_CACHE = 1.0e-10
+MEASURED_INTRA_BETA = 3.5e-10
+INTRA_CACHE_BYTES = 4 << 20  # vectors up to this size use MEASURED_INTRA_BETA_CACHE
+MEASURED_GAMMA = 1.22e-10
+# Optimizer seconds per parameter (large: 7.13e-3 s / 5.82 M parameters), for --opt-per-param
+# and layer sizes without a measured t_opt.
+MEASURED_OPT_PER_PARAM = 1.22e-9
+# Sustained flop/s of one rank (one thread) on forward+backward, 6 * weights / c of the large
+# workload; only a fallback for layer sizes without a measured c.
+MEASURED_FLOPS = 21e9
+
+
+def intra_beta(nbytes):
+    """Measured shared-memory time per byte for a vector of nbytes (cache vs memory regime)."""
+    return MEASURED_INTRA_BETA_CACHE if nbytes <= INTRA_CACHE_BYTES else MEASURED_INTRA_BETA
+
 
 # ---- Assumptions (not measured): the inter-node network of the 1...1024-node predictions ----
 # A 100 Gb/s InfiniBand/RoCE-class fabric: 2 us latency per message, 12.5 GB/s per link.
@@ -166,7 +179,7 @@ def parse_sample_times(items):
     return out
 
 
-def compare(paths, sample_times, opt_per_param, alpha, beta, gamma, out):
+def compare(paths, sample_times, opt_per_param, alpha, beta_for, gamma, out):
     """Predicted vs measured step time for `paraprop bench` records of the bench workloads.
 
     Model: T = c * batch / (R * T_threads) + t_opt + A_ring(R, n), i.e. threads are assumed to
@@ -194,13 +207,15 @@ def compare(paths, sample_times, opt_per_param, alpha, beta, gamma, out):
         rec = recs[(len(recs) - 1) // 2]
         name, mode, ranks, threads, batch = key
         _, _, nbytes, c, t_opt, _ = workload_constants(name, sample_times, 1.0, opt_per_param)
-        allreduce = ring_allreduce(ranks, nbytes, alpha, beta, gamma)
+        allreduce = ring_allreduce(ranks, nbytes, alpha, beta_for(nbytes), gamma)
         pred = c * batch / (ranks * threads) + t_opt + allreduce
         tp = rec["time_per_step"]
         rows.append((key, len(recs), float(tp["total"]), pred, float(tp["allreduce"]), allreduce,
                      float(rec["samples_per_s"]), batch / pred))
-    out.write(f"model: intra-node alpha={alpha:.3g} s, beta={beta:.3g} s/B, gamma={gamma:.3g} s/B; "
-              "c and t_opt as measured on 1x1; threads assumed ideal\n\n")
+    out.write(f"model: alpha={alpha:.3g} s, beta={beta_for(1):.3g} s/B (vectors <= "
+              f"{INTRA_CACHE_BYTES >> 20} MiB) / {beta_for(INTRA_CACHE_BYTES + 1):.3g} s/B "
+              f"(larger), gamma={gamma:.3g} s/B; c and t_opt: the measured 1x1 medians; "
+              "threads assumed ideal\n\n")
     out.write("| workload | mode | R×T | batch | runs | step ms measured | step ms model "
               "| allreduce ms measured | allreduce ms model | efficiency measured | efficiency model |\n")
     out.write("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -254,18 +269,29 @@ def main(argv=None):
 
     if args.alpha is None:
         args.alpha = ASSUMED_ALPHA if args.network == "inter" else MEASURED_INTRA_ALPHA
-    if args.beta is None:
-        args.beta = ASSUMED_BETA if args.network == "inter" else MEASURED_INTRA_BETA
+    given_beta = args.beta
+
+    def beta_for(nbytes):
+        if given_beta is not None:
+            return given_beta
+        return ASSUMED_BETA if args.network == "inter" else intra_beta(nbytes)
     sample_times = parse_sample_times(args.sample_time)
     out = sys.stdout
     if args.compare:
-        return compare(args.compare, sample_times, args.opt_per_param, args.alpha, args.beta,
+        return compare(args.compare, sample_times, args.opt_per_param, args.alpha, beta_for,
                        args.gamma, out)
     names = args.workload or list(WORKLOADS)
     modes = args.mode or ["strong", "weak"]
 
-    out.write(f"alpha={args.alpha:.3g} s, beta={args.beta:.3g} s/B "
-              f"({1 / args.beta / 1e9:.3g} GB/s), gamma={args.gamma:.3g} s/B\n\n")
+    if given_beta is not None or args.network == "inter":
+        b = beta_for(0)
+        beta_text = f"beta={b:.3g} s/B ({1 / b / 1e9:.3g} GB/s)"
+    else:
+        beta_text = (f"beta={MEASURED_INTRA_BETA_CACHE:.3g} s/B up to {INTRA_CACHE_BYTES >> 20} MiB, "
+                     f"{MEASURED_INTRA_BETA:.3g} s/B above (measured, intra-node)")
+    where = "ASSUMED inter-node network" if args.network == "inter" else "MEASURED intra-node"
+    out.write(f"{where}: alpha={args.alpha:.3g} s, {beta_text}, gamma={args.gamma:.3g} s/B "
+              "(measured)\n\n")
     if args.summary:
         out.write("| workload | mode | batch | " + " | ".join(f"p={p}" for p in args.nodes) + " |\n")
         out.write("|---|---|---:|" + "---:|" * len(args.nodes) + "\n")
@@ -277,7 +303,8 @@ def main(argv=None):
                     cells = []
                     for p in args.nodes:
                         e = [efficiency(p, mode, batch, t_s, t_opt, nbytes, a,
-                                        args.alpha, args.beta, args.gamma) for a in ("ring", "tree")]
+                                        args.alpha, beta_for(nbytes), args.gamma)
+                             for a in ("ring", "tree")]
                         cells.append(f"{100 * e[0]:.0f}/{100 * e[1]:.0f}")
                     tag = "" if source != "from --flops" else " (c from --flops)"
                     out.write(f"| {name}{tag} | {mode} | {batch} | " + " | ".join(cells) + " |\n")
@@ -298,11 +325,12 @@ def main(argv=None):
                 out.write("|---:|---:|---:|---:|---:|---:|\n")
                 for p in args.nodes:
                     per_rank = batch / p if mode == "strong" else batch
-                    ring = ring_allreduce(p, nbytes, args.alpha, args.beta, args.gamma)
-                    tree = tree_allreduce(p, nbytes, args.alpha, args.beta, args.gamma)
+                    beta = beta_for(nbytes)
+                    ring = ring_allreduce(p, nbytes, args.alpha, beta, args.gamma)
+                    tree = tree_allreduce(p, nbytes, args.alpha, beta, args.gamma)
                     step = per_rank * t_s + t_opt + ring
                     e = {a: efficiency(p, mode, batch, t_s, t_opt, nbytes, a,
-                                       args.alpha, args.beta, args.gamma) for a in ALGORITHMS}
+                                       args.alpha, beta, args.gamma) for a in ALGORITHMS}
                     out.write(f"| {p} | {ring:.3g} | {tree:.3g} | {step:.3g} "
                               f"| {100 * e['ring']:.1f}% | {100 * e['tree']:.1f}% |\n")
                 out.write("\n")

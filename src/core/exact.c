@@ -101,6 +101,14 @@ double pp_exact_forward_backward(pp_exact *ex, const pp_arch *a, const pp_real *
     return cost;
 }
 
+/* Round half away from zero: the same result for the same value anywhere (all that exactness
+ * needs), inlined and vectorisable where llrint is a library call per element. Exact to ½ for
+ * |v| < 2^62: below 2^52 the addition is exact, above it v is already a multiple of ½. */
+static inline int64_t round_fixed(double v)
+{
+    return (int64_t)(v + (v < 0 ? -0.5 : 0.5));
+}
+
 /* The shift s with bound · 2^s < 2^61 (two bits of headroom over the rounding of each block). */
 static int shift_for(double bound)
 {
@@ -147,9 +155,9 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
                 pp_net_grad_block(a, ws, l, r0, r1, 0, a->n[l], 0, a->n[l - 1], part);
                 const size_t wo = a->w_off[l], nw = a->n[l] * a->n[l - 1];
                 const double ws_ = ldexp(1.0, ex->wshift[l]), bs = ldexp(1.0, ex->bshift[l]);
-                for (size_t i = wo; i < wo + nw; i++) acc[i] += llrint((double)part[i] * ws_);
+                for (size_t i = wo; i < wo + nw; i++) acc[i] += round_fixed((double)part[i] * ws_);
                 for (size_t i = a->b_off[l]; i < a->b_off[l] + a->n[l]; i++)
-                    acc[i] += llrint((double)part[i] * bs);
+                    acc[i] += round_fixed((double)part[i] * bs);
             }
         }
 #pragma omp barrier
