@@ -8,15 +8,17 @@ prints the table that docs/SCALING.md quotes:
     tools/scaling_model.py                      # all workloads, strong and weak, Markdown
     tools/scaling_model.py --workload large --mode strong --batch 4096
     tools/scaling_model.py --sample-time small=2.1e-6 --alpha 1.5e-6 --beta 1e-10
+    tools/scaling_model.py --network intra --compare docs/scaling/raw/*.jsonl
+                                                # predicted vs measured, one node
 
 Model of one step on p ranks (no overlap of communication with computation, which is what
 paraprop does: the allreduce starts after the whole backward pass):
 
     T(p) = c * b(p) + t_opt + A(p, n)
 
-    c      compute time (forward + backward) per sample on one rank      -- TO MEASURE
+    c      compute time (forward + backward) per sample on one rank      -- measured
     b(p)   samples per rank: strong scaling B/p (global batch B fixed), weak scaling b (fixed)
-    t_opt  optimizer step on the full parameter vector (every rank does it) -- TO MEASURE
+    t_opt  optimizer step on the full parameter vector (every rank does it) -- measured
     n      gradient size in bytes = 4 * parameter count (float32)
     A      allreduce time:
              ring   2(p-1) alpha + 2 (p-1)/p n beta + (p-1)/p n gamma
@@ -26,9 +28,12 @@ paraprop does: the allreduce starts after the whole backward pass):
     alpha  latency per message, beta time per byte, gamma reduction time per byte
 
 Efficiency: strong E(p) = T(1) / (p T(p)); weak E(p) = T(1) / T(p) (throughput per rank relative
-to one rank). The default constants are placeholders, marked TO MEASURE: replace them with
-`paraprop bench` numbers (compute and optimizer phases of time_per_step) and with the network's
-measured latency and bandwidth (e.g. OSU micro-benchmarks) before quoting any prediction.
+to one rank). The defaults are MEASURED on the project's 2-core test VM (c, t_opt, gamma, and
+the intra-node alpha/beta used with --network intra; see the constants below and
+docs/SCALING.md) plus an ASSUMED inter-node network (100 Gb/s, 2 us) for the multi-node
+predictions (--network inter, the default). Override any of them (--sample-time,
+--opt-per-param, --alpha, --beta, --gamma) with numbers from the target machine before quoting
+a prediction for it.
 """
 
 import argparse
@@ -47,17 +52,18 @@ FLOAT_BYTES = 4
 # ---- Measured defaults ----------------------------------------------------------------------
 # Measured 2026-11-27 on the project's 2-core Debian 12 VM (Intel Xeon, KVM), paraprop 0.1.0
 # rev 93780931c515 (release build, single precision), Open MPI 4.1.4. The VM was shared with
-# other jobs (load average 3-9 on 2 cores), so every value is a median of repeated runs; the
+# other jobs (load average 1.5-9 on 2 cores), so every value is a median of repeated runs; the
 # raw data and spreads are in docs/scaling/ and docs/SCALING.md ("Measured constants").
 #
 # c: compute (forward + backward) seconds per sample on one rank with one thread =
 # time_per_step.compute / batch_size of the 1x1 records of the scaling sweeps run through
-# jobs/scaling.sbatch (docs/scaling/raw/*.jsonl): median of 6 records per workload (strong and
-# weak 1x1, 3 repeats). Spread min..max: small 0.56-1.4e-5, medium 6.4-14e-5, large 1.0-2.2e-3.
-MEASURED_SAMPLE_TIME = {"small": 1.00e-5, "medium": 8.29e-5, "large": 1.65e-3}
+# jobs/scaling.sbatch (docs/scaling/raw/*.jsonl): median of 14 records per workload (strong
+# and weak 1x1, 7 repeats). Spread min..max: small 5.4e-6..1.4e-5, medium 4.1e-5..1.4e-4,
+# large 1.0e-3..2.2e-3 (the slow ends are the repeats at the highest load).
+MEASURED_SAMPLE_TIME = {"small": 8.2e-6, "medium": 5.9e-5, "large": 1.13e-3}
 # t_opt: time_per_step.optimizer of the same records, seconds per step (the update of all
 # parameters on every rank; medium uses momentum 0.9, the others plain SGD).
-MEASURED_OPT_TIME = {"small": 7.9e-6, "medium": 3.63e-4, "large": 7.13e-3}
+MEASURED_OPT_TIME = {"small": 8.2e-6, "medium": 2.19e-4, "large": 4.57e-3}
 # Intra-node MPI (Open MPI 4.1.4, shared memory, 2 ranks, mpiexec --bind-to none), from
 # tools/pingpong.c, 3 runs x 7 rounds, medians of single operations:
 #   alpha = median one-way time of 8..128-byte messages;
@@ -69,12 +75,12 @@ MEASURED_INTRA_BETA_CACHE = 1.0e-10
 MEASURED_INTRA_BETA = 3.5e-10
 INTRA_CACHE_BYTES = 4 << 20  # vectors up to this size use MEASURED_INTRA_BETA_CACHE
 MEASURED_GAMMA = 1.22e-10
-# Optimizer seconds per parameter (large: 7.13e-3 s / 5.82 M parameters), for --opt-per-param
+# Optimizer seconds per parameter (large: 4.57e-3 s / 5.82 M parameters), for --opt-per-param
 # and layer sizes without a measured t_opt.
-MEASURED_OPT_PER_PARAM = 1.22e-9
+MEASURED_OPT_PER_PARAM = 0.78e-9
 # Sustained flop/s of one rank (one thread) on forward+backward, 6 * weights / c of the large
 # workload; only a fallback for layer sizes without a measured c.
-MEASURED_FLOPS = 21e9
+MEASURED_FLOPS = 31e9
 
 
 def intra_beta(nbytes):
