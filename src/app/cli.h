@@ -2,6 +2,8 @@
 #ifndef PARAPROP_CLI_H
 #define PARAPROP_CLI_H
 
+#include <stdio.h>
+
 #include "paraprop/comm.h"
 #include "paraprop/config.h"
 #include "paraprop/status.h"
@@ -19,6 +21,11 @@ int cli_fail(pp_comm *comm, pp_status st);
 /* Parses options for cmd; prints help and returns 0 into *exit_now when --help was asked, or
  * prints the error (exit status 2). Returns 1 to continue. */
 int cli_parse(pp_config *cfg, int cmd, const char *usage, int argc, char **argv, int *exit_now);
+
+/* Parses options, starts MPI, runs fn on every rank, reports the agreed status, finalises:
+ * the whole life of a collective command that needs no special result handling. */
+int cli_run_collective(int cmd, const char *usage, int argc, char **argv,
+                       pp_status (*fn)(pp_comm *, pp_config *, FILE *));
 
 /* MPI set-up for commands that run on ranks. */
 pp_status cli_comm_init(int *argc, char ***argv, pp_comm **comm);

@@ -38,3 +38,18 @@ pp_status cli_comm_init(int *argc, char ***argv, pp_comm **comm)
     if (!st.code) pp_signals_install();
     return st;
 }
+
+int cli_run_collective(int cmd, const char *usage, int argc, char **argv,
+                       pp_status (*fn)(pp_comm *, pp_config *, FILE *))
+{
+    pp_config cfg;
+    int rc;
+    if (!cli_parse(&cfg, cmd, usage, argc, argv, &rc)) return rc;
+    pp_comm *comm = NULL;
+    pp_status st = cli_comm_init(&argc, &argv, &comm);
+    if (st.code) return cli_fail(NULL, st);
+    st = fn(comm, &cfg, stdout);
+    rc = st.code ? cli_fail(comm, st) : 0;
+    pp_comm_finalize(comm);
+    return rc;
+}

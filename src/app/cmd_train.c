@@ -40,18 +40,8 @@ int cmd_train(int argc, char **argv)
 
 int cmd_bench(int argc, char **argv)
 {
-    pp_config cfg;
-    int rc;
-    if (!cli_parse(&cfg, PP_CMD_BENCH,
-                   "usage: [mpiexec -n R] paraprop bench --data FILE --layers … --steps N "
-                   "[--warmup W] [--json FILE] [options]\n",
-                   argc, argv, &rc))
-        return rc;
-    pp_comm *comm = NULL;
-    pp_status st = cli_comm_init(&argc, &argv, &comm);
-    if (st.code) return cli_fail(NULL, st);
-    st = pp_bench(comm, &cfg, stdout);
-    rc = st.code ? cli_fail(comm, st) : 0;
-    pp_comm_finalize(comm);
-    return rc;
+    return cli_run_collective(PP_CMD_BENCH,
+                              "usage: [mpiexec -n R] paraprop bench --data FILE --layers … --steps "
+                              "N [--warmup W] [--json FILE] [options]\n",
+                              argc, argv, pp_bench);
 }

@@ -442,14 +442,8 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
 pp_status pp_checkpoint_read(const char *path, pp_checkpoint *ck)
 {
     memset(ck, 0, sizeof *ck);
-    pp_h5_quiet();
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return pp_error(PP_ERR_INPUT, "%s: cannot open the checkpoint", path);
-    fclose(fp);
-    if (H5Fis_hdf5(path) <= 0)
-        return pp_error(PP_ERR_INPUT, "%s: not an HDF5 file (truncated or damaged?)", path);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return pp_error(PP_ERR_INPUT, "%s: cannot open as HDF5 (damaged?)", path);
+    hid_t f;
+    PP_TRY(pp_h5_open_readonly(path, "checkpoint", &f));
     pp_status st = read_body(f, path, ck);
     if (H5Fclose(f) < 0 && !st.code) st = pp_error(PP_ERR_INPUT, "%s: damaged file", path);
     if (st.code) pp_checkpoint_free(ck);

@@ -129,14 +129,8 @@ pp_status pp_dataset_probe(const char *path, pp_dataset_info *info)
 {
     memset(info, 0, sizeof *info);
     info->scale = 1.0;
-    pp_h5_quiet();
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return pp_error(PP_ERR_INPUT, "%s: cannot open the dataset file", path);
-    fclose(fp);
-    if (H5Fis_hdf5(path) <= 0)
-        return pp_error(PP_ERR_INPUT, "%s: not an HDF5 file (or truncated or damaged)", path);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return pp_error(PP_ERR_INPUT, "%s: cannot open as HDF5 (damaged?)", path);
+    hid_t f;
+    PP_TRY(pp_h5_open_readonly(path, "dataset file", &f));
     char fmt[64];
     int64_t ver = 0, classes = 0;
     pp_status st = pp_h5_attr_string(f, "format", fmt, sizeof fmt, path);

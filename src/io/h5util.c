@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +11,20 @@
 void pp_h5_quiet(void)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+pp_status pp_h5_open_readonly(const char *path, const char *what, hid_t *out)
+{
+    *out = -1;
+    pp_h5_quiet();
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return pp_error(PP_ERR_INPUT, "%s: cannot open the %s", path, what);
+    fclose(fp);
+    if (H5Fis_hdf5(path) <= 0)
+        return pp_error(PP_ERR_INPUT, "%s: not an HDF5 file (truncated or damaged?)", path);
+    *out = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*out < 0) return pp_error(PP_ERR_INPUT, "%s: cannot open as HDF5 (damaged?)", path);
+    return pp_ok();
 }
 
 void pp_h5_close(hid_t h)

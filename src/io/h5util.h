@@ -8,6 +8,10 @@
 
 #include "paraprop/status.h"
 
+/* Opens an existing HDF5 file read-only with serial access; `what` names it in messages
+ * ("dataset file", "checkpoint"). PP_ERR_INPUT when missing, not HDF5, or damaged. */
+pp_status pp_h5_open_readonly(const char *path, const char *what, hid_t *out);
+
 /* Silences HDF5's own error printing once: paraprop reports errors itself. */
 void pp_h5_quiet(void);
 
