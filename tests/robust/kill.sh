@@ -15,7 +15,13 @@ for t in $(seq "$trials"); do
   run="$dir/t$t"
   mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$run" > "$run.txt" 2>&1 &
   launcher=$!
-  for _ in $(seq 200); do ls "$run/checkpoints"/step-*.h5 >/dev/null 2>&1 && break; sleep 0.02; done
+  # kill only once a first checkpoint exists (start-up can take long on a loaded machine)
+  for _ in $(seq 3000); do
+    ls "$run/checkpoints"/step-*.h5 >/dev/null 2>&1 && break
+    kill -0 $launcher 2>/dev/null || break
+    sleep 0.02
+  done
+  ls "$run/checkpoints"/step-*.h5 >/dev/null 2>&1 || { wait $launcher || true; fail "trial $t: no checkpoint was written: $(tail -3 "$run.txt")"; }
   sleep "0.$(printf '%03d' $((RANDOM % 600)))"
   ranks=()
   for p in $(pgrep -f -- "--run-dir $run" || true); do

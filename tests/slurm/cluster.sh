@@ -228,6 +228,17 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
 }
 
+# Whether every folder from / down to $1 is executable by all (what munged demands).
+path_searchable() {
+  local p
+  p=$(cd "$1" && pwd -P) || return 1
+  while [ -n "$p" ] && [ "$p" != / ]; do
+    [ $(( 0$(stat -c %a "$p") & 1 )) -eq 1 ] || return 1  # octal mode: others may search
+    p=$(dirname "$p")
+  done
+  return 0
+}
+
 start_munged() {
   local mdir=$1 i
   chmod 755 "$mdir"
@@ -280,10 +291,13 @@ cmd_start() {
   mkdir -p "$dir"/{state,spool,run,log,tmp}
   : >"$dir/$MARKER"
 
-  # sun_path holds 108 bytes: put munge's folder in /tmp when DIR is deep.
+  # munged needs every folder above its socket to be world-searchable (a clone under /root,
+  # mode 700, is not) and sun_path holds only 108 bytes: keep munge's folder in /tmp unless
+  # DIR's own path qualifies.
   mdir=$dir/munge
-  if [ ${#mdir} -gt 80 ]; then
+  if [ ${#mdir} -gt 80 ] || ! path_searchable "$dir"; then
     mdir=$(mktemp -d /tmp/ppmunge.XXXXXX)
+    chmod 755 "$mdir"
     : >"$mdir/$MARKER"
   else
     mkdir -p "$mdir"
