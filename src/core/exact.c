@@ -101,21 +101,38 @@ double pp_exact_forward_backward(pp_exact *ex, const pp_arch *a, const pp_real *
     return cost;
 }
 
-/* Round half away from zero: the same result for the same value anywhere (all that exactness
- * needs), inlined and vectorisable where llrint is a library call per element. Exact to ½ for
- * |v| < 2^62: below 2^52 the addition is exact, above it v is already a multiple of ½. */
-static inline int64_t round_fixed(double v)
+/* Fixed point ↔ double for |v| < 2^51 with the 1.5·2^52 trick: adding it leaves the integer,
+ * rounded to nearest even, in the low mantissa bits. Plain integer and float adds, so the
+ * compiler vectorises them (SSE2 has no double ↔ int64 conversion), and the same value gives
+ * the same integer anywhere, which is all exactness needs. */
+#define PP_MAGIC 0x1.8p52
+#define PP_MAGIC_BITS 0x4338000000000000LL
+
+static inline int64_t to_fixed(double v)
 {
-    return (int64_t)(v + (v < 0 ? -0.5 : 0.5));
+    double t = v + PP_MAGIC;
+    int64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    return bits - PP_MAGIC_BITS;
 }
 
-/* The shift s with bound · 2^s < 2^61 (two bits of headroom over the rounding of each block). */
+static inline double from_fixed1(int64_t q)
+{
+    int64_t bits = q + PP_MAGIC_BITS;
+    double t;
+    memcpy(&t, &bits, sizeof t);
+    return t - PP_MAGIC;
+}
+
+/* The shift s with bound · 2^s < 2^50: every block partial and every sum of them stays below
+ * 2^51, the range of the conversions above (a float block partial may exceed the exact bound by
+ * its rounding; one bit of headroom covers that). */
 static int shift_for(double bound)
 {
     if (bound == 0) return 0;
     int e;
     frexp(bound, &e); /* bound < 2^e */
-    return 61 - e;
+    return 50 - e;
 }
 
 pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace *ws, size_t m,
@@ -155,9 +172,9 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
                 pp_net_grad_block(a, ws, l, r0, r1, 0, a->n[l], 0, a->n[l - 1], part);
                 const size_t wo = a->w_off[l], nw = a->n[l] * a->n[l - 1];
                 const double ws_ = ldexp(1.0, ex->wshift[l]), bs = ldexp(1.0, ex->bshift[l]);
-                for (size_t i = wo; i < wo + nw; i++) acc[i] += round_fixed((double)part[i] * ws_);
+                for (size_t i = wo; i < wo + nw; i++) acc[i] += to_fixed((double)part[i] * ws_);
                 for (size_t i = a->b_off[l]; i < a->b_off[l] + a->n[l]; i++)
-                    acc[i] += round_fixed((double)part[i] * bs);
+                    acc[i] += to_fixed((double)part[i] * bs);
             }
         }
 #pragma omp barrier
@@ -171,13 +188,21 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
     return pp_ok();
 }
 
+/* acc · 2^−shift: exact, like ldexp (a library call per element), while 2^−shift is normal. */
+static void from_fixed(const int64_t *acc, size_t n, int shift, pp_real *out)
+{
+    if (shift > 1000 || shift < -1000) {
+        for (size_t i = 0; i < n; i++) out[i] = (pp_real)ldexp((double)acc[i], -shift);
+        return;
+    }
+    const double scale = ldexp(1.0, -shift);
+    for (size_t i = 0; i < n; i++) out[i] = (pp_real)(from_fixed1(acc[i]) * scale);
+}
+
 void pp_exact_finish(const pp_exact *ex, const pp_arch *a, pp_real *gsum)
 {
     for (int l = 1; l <= a->L; l++) {
-        const size_t wo = a->w_off[l], nw = a->n[l] * a->n[l - 1];
-        for (size_t i = wo; i < wo + nw; i++)
-            gsum[i] = (pp_real)ldexp((double)ex->acc[i], -ex->wshift[l]);
-        for (size_t i = a->b_off[l]; i < a->b_off[l] + a->n[l]; i++)
-            gsum[i] = (pp_real)ldexp((double)ex->acc[i], -ex->bshift[l]);
+        from_fixed(ex->acc + a->w_off[l], a->n[l] * a->n[l - 1], ex->wshift[l], gsum + a->w_off[l]);
+        from_fixed(ex->acc + a->b_off[l], a->n[l], ex->bshift[l], gsum + a->b_off[l]);
     }
 }
