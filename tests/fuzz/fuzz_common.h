@@ -87,7 +87,7 @@ static void pp_fuzz_check(pp_status st, const char *call)
 #define PP_FUZZ_REQUIRE(cond)                                                                      \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz harness: %s:%d: invariant failed: %s\n", __FILE__, __LINE__,    \
+            fprintf(stderr, "fuzz harness: %s:%d: invariant failed: %s\n", __FILE__, __LINE__,     \
                     #cond);                                                                        \
             abort();                                                                               \
         }                                                                                          \

@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *text2 = pp_config_format(&c2, PP_CMD_TRAIN);
         PP_FUZZ_REQUIRE(text2 != NULL);
         if (strcmp(text, text2) != 0) {
-            fprintf(stderr, "fuzz harness: the resolved configuration does not round-trip:\n%s---\n%s",
+            fprintf(stderr,
+                    "fuzz harness: the resolved configuration does not round-trip:\n%s---\n%s",
                     text, text2);
             abort();
         }

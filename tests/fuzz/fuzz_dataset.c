@@ -17,13 +17,14 @@ static void check_data(const pp_data *x, const pp_dataset_info *info, size_t n)
     PP_FUZZ_REQUIRE(info->labelled ? (x->labels && !x->targets) : (x->targets && !x->labels));
     PP_FUZZ_REQUIRE(!info->bytes || (isfinite(x->scale) && x->scale > 0));
     if (x->labels)
-        for (size_t i = 0; i < x->n; i++) PP_FUZZ_REQUIRE(x->labels[i] >= 0 && (size_t)x->labels[i] < x->k);
+        for (size_t i = 0; i < x->n; i++)
+            PP_FUZZ_REQUIRE(x->labels[i] >= 0 && (size_t)x->labels[i] < x->k);
     pp_fuzz_check(pp_data_validate(x, "fuzz"), "pp_data_validate");
     PP_FUZZ_REQUIRE(pp_data_validate(x, "fuzz").code == PP_OK);
 }
 
-static void read_group(const char *path, const char *group, const pp_dataset_info *info,
-                       size_t lo, size_t hi)
+static void read_group(const char *path, const char *group, const pp_dataset_info *info, size_t lo,
+                       size_t hi)
 {
     double per = (info->bytes ? 1.0 : 4.0) * (double)info->d +
                  (info->labelled ? 4.0 : 4.0 * (double)info->k);

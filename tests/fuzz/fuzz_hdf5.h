@@ -12,11 +12,10 @@ typedef struct pp_fuzz_ids {
     hsize_t n[7];
 } pp_fuzz_ids;
 
-static const H5I_type_t pp_fuzz_id_types[7] = {H5I_FILE,      H5I_GROUP, H5I_DATASET,
-                                               H5I_DATASPACE, H5I_ATTR,  H5I_DATATYPE,
-                                               H5I_GENPROP_LST};
-static const char *const pp_fuzz_id_names[7] = {"file",      "group",    "dataset",      "dataspace",
-                                                "attribute", "datatype", "property list"};
+static const H5I_type_t pp_fuzz_id_types[7] = {
+    H5I_FILE, H5I_GROUP, H5I_DATASET, H5I_DATASPACE, H5I_ATTR, H5I_DATATYPE, H5I_GENPROP_LST};
+static const char *const pp_fuzz_id_names[7] = {
+    "file", "group", "dataset", "dataspace", "attribute", "datatype", "property list"};
 
 static pp_fuzz_ids pp_fuzz_count_ids(void)
 {

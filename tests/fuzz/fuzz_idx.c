@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pp_fuzz_check(st, "pp_idx_read");
     if (st.code == PP_OK) {
         PP_FUZZ_REQUIRE(x.n > 0 && x.d > 0 && x.k >= 2 && x.u8 && x.labels && !x.f32);
-        for (size_t i = 0; i < x.n; i++) PP_FUZZ_REQUIRE(x.labels[i] >= 0 && (size_t)x.labels[i] < x.k);
+        for (size_t i = 0; i < x.n; i++)
+            PP_FUZZ_REQUIRE(x.labels[i] >= 0 && (size_t)x.labels[i] < x.k);
         volatile unsigned sink = 0;
         for (size_t i = 0; i < x.n * x.d; i++) sink += x.u8[i];
         (void)sink;
