@@ -91,3 +91,25 @@ def blas_info():
                                              "num_threads", "filepath")
                     if lib.get(k) is not None})
     return out
+
+
+def result(peer, args, workload, run_sps, steps, samples, first_loss, last_loss, **extra):
+    """The JSON record both peers print: the shared fields, then the peer's own."""
+    sps = median(run_sps)
+    rec = {
+        "peer": peer,
+        "workload": args.workload,
+        "ranks": 1,
+        "threads": args.threads,
+        "samples_per_s": round(sps, 2),
+        "gflops": round(sps * flop_per_sample(workload["layers"]) / 1e9, 3),
+        "runs_samples_per_s": [round(v, 2) for v in run_sps],
+        "steps_per_run": steps,
+        "samples_per_run": samples,
+        "batch_size": workload["batch"],
+        "warmup_steps": args.warmup_steps,
+        "loss_first": first_loss,
+        "loss_last": last_loss,
+    }
+    rec.update(extra)
+    return rec

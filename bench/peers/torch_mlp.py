@@ -122,26 +122,13 @@ def main():
         run_time.append(t1 - t0)
         run_sps.append(samples / (t1 - t0))
 
-    sps = common.median(run_sps)
-    common.emit({
-        "peer": "torch",
-        "workload": args.workload,
-        "ranks": 1,
-        "threads": args.threads,
-        "samples_per_s": round(sps, 2),
-        "gflops": round(sps * common.flop_per_sample(w["layers"]) / 1e9, 3),
-        "runs_samples_per_s": [round(v, 2) for v in run_sps],
-        "steps_per_run": len(sel),
-        "samples_per_run": samples,
-        "batch_size": w["batch"],
-        "warmup_steps": args.warmup_steps,
-        "loss_first": first_loss,
-        "loss_last": last_loss,
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-        "blas": common.blas_info(),
-    })
+    common.emit(common.result(
+        "torch", args, w, run_sps, len(sel), samples, first_loss, last_loss,
+        torch=torch.__version__,
+        torch_threads=torch.get_num_threads(),
+        omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
+        blas=common.blas_info(),
+    ))
     if limiter is not None:
         limiter.restore_original_limits()
 
