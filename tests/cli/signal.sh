@@ -5,19 +5,26 @@
 source "$(dirname "$0")/../lib/common.sh"
 bin=$1 dir=$2; rm -rf "$dir"; mkdir -p "$dir"
 synth_h5 "$bin" "$dir/d.h5" 4000 100 32 4
-args=(--data "$dir/d.h5" --layers 32,256,256,4 --batch-size 8 --epochs 3 --learning-rate 0.05
+# long enough (tens of seconds) that the signal lands mid-run even on a fast, idle machine
+args=(--data "$dir/d.h5" --layers 32,256,256,4 --batch-size 8 --epochs 12 --learning-rate 0.05
       --threads 1 --checkpoint-every none --progress off)
 mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$dir/u" > "$dir/u.txt" || fail "uninterrupted run"
 want=$(fingerprint_of "$dir/u.txt")
 mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$dir/s" > "$dir/s.txt" 2>&1 &
 launcher=$!
-# wait until training runs (metrics.jsonl has the start event), then signal rank 1 only
-for _ in $(seq 100); do grep -q '"start"' "$dir/s/metrics.jsonl" 2>/dev/null && break; sleep 0.1; done
-sleep 0.5
-pids=($(pgrep -f -- "train .*--run-dir $dir/s" | grep -v "^$launcher\$" || true))
-[ ${#pids[@]} -ge 2 ] || fail "could not find the rank processes"
+# wait until training runs (metrics.jsonl has the start event: both ranks have their signal
+# handlers by then), then signal rank 1 only, at once
+for _ in $(seq 600); do grep -q '"start"' "$dir/s/metrics.jsonl" 2>/dev/null && break; sleep 0.1; done
 ranks=()
-for p in "${pids[@]}"; do [ "$(cat /proc/$p/comm)" = paraprop ] && ranks+=("$p"); done
+for _ in $(seq 50); do
+  ranks=()
+  for p in $(pgrep -f -- "train .*--run-dir $dir/s" || true); do
+    [ "$p" != "$launcher" ] && [ "$(cat /proc/$p/comm 2>/dev/null)" = paraprop ] && ranks+=("$p")
+  done
+  [ ${#ranks[@]} -eq 2 ] && break
+  sleep 0.1
+done
+kill -0 $launcher 2>/dev/null || fail "the run ended before it could be signalled: $(tail -3 "$dir/s.txt")"
 [ ${#ranks[@]} -eq 2 ] || fail "expected 2 rank processes, found ${#ranks[@]}"
 kill -USR1 "${ranks[1]}"
 set +e; wait $launcher; rc=$?; set -e
