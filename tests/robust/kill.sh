@@ -6,23 +6,27 @@
 source "$(dirname "$0")/../lib/common.sh"
 bin=$1 dir=$2 trials=${3:-20}; rm -rf "$dir"; mkdir -p "$dir"
 synth_h5 "$bin" "$dir/d.h5" 500 50 8 3
-args=(--data "$dir/d.h5" --layers 8,64,3 --batch-size 10 --epochs 2 --learning-rate 0.2
+# 16 epochs × 50 steps, a checkpoint every step: seconds of run time to land kills in
+args=(--data "$dir/d.h5" --layers 8,64,3 --batch-size 10 --epochs 16 --learning-rate 0.2
       --momentum 0.5 --threads 1 --checkpoint-every 1steps --keep 2 --progress off)
 mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$dir/ref" > "$dir/ref.txt" || fail "reference run"
 want=$(fingerprint_of "$dir/ref.txt")
+# whether a checkpoint exists (ls on a glob races with the run pruning old ones)
+has_ckpt() { find "$1/checkpoints" -maxdepth 1 -name 'step-*.h5' 2>/dev/null | grep -q .; }
 RANDOM=$$
+killed=0
 for t in $(seq "$trials"); do
   run="$dir/t$t"
   mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$run" > "$run.txt" 2>&1 &
   launcher=$!
   # kill only once a first checkpoint exists (start-up can take long on a loaded machine)
   for _ in $(seq 3000); do
-    ls "$run/checkpoints"/step-*.h5 >/dev/null 2>&1 && break
+    has_ckpt "$run" && break
     kill -0 $launcher 2>/dev/null || break
     sleep 0.02
   done
-  ls "$run/checkpoints"/step-*.h5 >/dev/null 2>&1 || { wait $launcher || true; fail "trial $t: no checkpoint was written: $(tail -3 "$run.txt")"; }
-  sleep "0.$(printf '%03d' $((RANDOM % 600)))"
+  has_ckpt "$run" || { wait $launcher || true; fail "trial $t: no checkpoint was written: $(tail -3 "$run.txt")"; }
+  sleep "0.$(printf '%03d' $((RANDOM % 1000)))"
   ranks=()
   for p in $(pgrep -f -- "--run-dir $run" || true); do
     [ "$(cat /proc/$p/comm 2>/dev/null)" = paraprop ] && ranks+=("$p")
@@ -32,6 +36,7 @@ for t in $(seq "$trials"); do
     echo "trial $t: finished before the kill"
   else
     victim=${ranks[$((RANDOM % ${#ranks[@]}))]}
+    killed=$((killed + 1))
     start=$(date +%s.%N)
     kill -9 "$victim" 2>/dev/null || true
     # the job must end by itself (Open MPI aborts the others) within 30 s
@@ -49,4 +54,6 @@ for t in $(seq "$trials"); do
   [ "$got" = "$want" ] || fail "trial $t: resumed fingerprint $got, uninterrupted $want"
   rm -rf "$run"
 done
-echo "PASS kill test: $trials trials"
+# a test whose runs all finished before the kill would prove nothing
+[ $((2 * killed)) -ge "$trials" ] || fail "only $killed of $trials trials killed a running job"
+echo "PASS kill test: $trials trials, $killed killed mid-run"
