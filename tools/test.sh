@@ -2,7 +2,8 @@
 # The second README command: installs the Debian packages, then builds and runs the whole test
 # suite: `ci` (release, -Werror: everything, including the slow Fashion-MNIST job, the kill test
 # and the real-Slurm tests), `double` (gradient checks to 1e-6), `asan` (ASan+UBSan: all but
-# slow and slurm, including the corrupt-file corpus), then each libFuzzer harness for a bounded
+# slow, slurm and install (an ASan library cannot serve an uninstrumented downstream program),
+# including the corrupt-file corpus), then each libFuzzer harness for a bounded
 # time (PP_FUZZ_SECONDS, default 20) plus the saved crash reproducers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
