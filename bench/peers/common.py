@@ -113,3 +113,18 @@ def result(peer, args, workload, run_sps, steps, samples, first_loss, last_loss,
     }
     rec.update(extra)
     return rec
+
+
+def parse_args(doc):
+    """The command line both peers take."""
+    import argparse
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--workload", required=True, choices=sorted(WORKLOADS))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=3, help="timed runs (median is reported)")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="steps per timed run (0 = one full epoch)")
+    ap.add_argument("--warmup-steps", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--data-dir", default=None)
+    return ap.parse_args()

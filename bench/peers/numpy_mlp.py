@@ -19,7 +19,6 @@ Timing method is the same as torch_mlp.py: shuffle outside the timed region,
 The BLAS thread pool is limited with threadpoolctl when it is installed; the
 driver also exports OPENBLAS_NUM_THREADS/OMP_NUM_THREADS=T before launching.
 """
-import argparse
 import io
 import os
 import sys
@@ -169,16 +168,7 @@ class MLP:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workload", required=True, choices=sorted(common.WORKLOADS))
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--epochs", type=int, default=3, help="timed runs (median is reported)")
-    ap.add_argument("--steps", type=int, default=0,
-                    help="steps per timed run (0 = one full epoch)")
-    ap.add_argument("--warmup-steps", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--data-dir", default=None)
-    args = ap.parse_args()
+    args = common.parse_args(__doc__)
 
     limiter = None
     thread_control = "env"

@@ -16,7 +16,6 @@ to the system BLAS (Debian: OpenBLAS via libblas.so.3), whose pool it does not
 touch, so the BLAS pool is limited with threadpoolctl too (the driver also
 exports OPENBLAS_NUM_THREADS/OMP_NUM_THREADS=T).
 """
-import argparse
 import os
 import sys
 import time
@@ -41,16 +40,7 @@ def build(w):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workload", required=True, choices=sorted(common.WORKLOADS))
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--epochs", type=int, default=3, help="timed runs (median is reported)")
-    ap.add_argument("--steps", type=int, default=0,
-                    help="steps per timed run (0 = one full epoch)")
-    ap.add_argument("--warmup-steps", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--data-dir", default=None)
-    args = ap.parse_args()
+    args = common.parse_args(__doc__)
 
     w = common.WORKLOADS[args.workload]
     torch.manual_seed(args.seed)

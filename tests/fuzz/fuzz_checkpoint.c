@@ -3,16 +3,6 @@
 #include "fuzz_hdf5.h"
 #include "paraprop/checkpoint.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    H5open();
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -38,4 +38,16 @@ static void pp_fuzz_check_ids(const pp_fuzz_ids *before, const char *call)
         }
 }
 
+/* The HDF5 harnesses' libFuzzer start-up: HDF5 opened once, its own error printing off.
+ * Defined here because each harness is its own program including this header once. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    H5open();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    return 0;
+}
+
 #endif
