@@ -47,6 +47,7 @@ typedef struct pp_checkpoint {
     size_t nmetrics;
     int complete;
     size_t unchecksummed; /* datasets read without a fletcher32 checksum (e.g. after h5repack) */
+    int sealed;           /* the whole file was verified against its seal (paraprop/seal.h) */
 } pp_checkpoint;
 
 /* Reads and validates a checkpoint (format, version, `complete`, shapes, checksums); allocates

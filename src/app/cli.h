@@ -14,6 +14,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
+int cmd_seal(int argc, char **argv);
 
 /* Prints "paraprop: error: …" (rank 0 only when comm is given) and returns the exit status. */
 int cli_fail(pp_comm *comm, pp_status st);

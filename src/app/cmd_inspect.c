@@ -5,17 +5,22 @@
 #include "cli.h"
 #include "paraprop/checkpoint.h"
 #include "paraprop/dataset.h"
+#include "paraprop/seal.h"
 
 static int inspect_dataset(const char *path)
 {
     pp_dataset_info info;
-    pp_status st = pp_dataset_probe(path, &info);
+    pp_seal_info seal;
+    pp_status st = pp_seal_check(path, 0, 1, &seal);
+    if (!st.code) st = pp_dataset_probe(path, &info);
     if (st.code) return -1;
     printf("file: %s\nformat: paraprop-dataset, version 1\nsource: %s\n", path, info.source);
     printf("train: %zu samples × %zu inputs (%s), %s %zu\n", info.n_train, info.d,
            info.bytes ? "uint8 with scale" : "float32",
            info.labelled ? "labels, classes" : "targets, width", info.k);
     if (info.has_test) printf("test: %zu samples\n", info.n_test);
+    printf("seal: %s\n", seal.sealed ? "verified (SHA-256 of every byte matches)"
+                                     : "none (not written by paraprop): HDF5's own checks only");
     return 0;
 }
 
@@ -47,6 +52,9 @@ int cmd_inspect(int argc, char **argv)
                ck.unchecksummed);
     else
         printf("valid: yes (complete, checksums verified, fingerprint matches)\n");
+    printf("seal: %s\n", ck.sealed ? "verified (SHA-256 of every byte matches)"
+                                   : "none (not written by paraprop, or rewritten by another "
+                                     "tool): HDF5's own checks only");
     printf("architecture: ");
     for (int l = 0; l <= a->L; l++) printf("%s%zu", l ? "," : "", a->n[l]);
     printf("  hidden %s, output %s, cost %s, %zu parameters\n", pp_activation_name(a->hidden),

@@ -54,28 +54,59 @@ static void block(uint32_t h[8], const uint8_t *p)
     h[7] += hh;
 }
 
-void pp_sha256(const void *data, size_t len, uint8_t out[32])
+void pp_sha256_init(pp_sha256_ctx *c)
 {
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(c->h, H0, sizeof H0);
+    c->len = 0;
+    c->fill = 0;
+}
+
+void pp_sha256_update(pp_sha256_ctx *c, const void *data, size_t len)
+{
     const uint8_t *p = data;
-    size_t full = len / 64;
-    for (size_t i = 0; i < full; i++) block(h, p + 64 * i);
+    c->len += len;
+    if (c->fill) {
+        size_t take = 64 - c->fill < len ? 64 - c->fill : len;
+        memcpy(c->buf + c->fill, p, take);
+        c->fill += take;
+        p += take;
+        len -= take;
+        if (c->fill < 64) return;
+        block(c->h, c->buf);
+        c->fill = 0;
+    }
+    for (; len >= 64; p += 64, len -= 64) block(c->h, p);
+    memcpy(c->buf, p, len);
+    c->fill = len;
+}
+
+void pp_sha256_final(pp_sha256_ctx *c, uint8_t out[32])
+{
     uint8_t tail[128] = {0};
-    size_t rem = len - full * 64;
-    memcpy(tail, p + full * 64, rem);
+    size_t rem = c->fill;
+    memcpy(tail, c->buf, rem);
     tail[rem] = 0x80;
     size_t tl = rem + 1 + 8 <= 64 ? 64 : 128;
-    uint64_t bits = (uint64_t)len * 8;
+    uint64_t bits = c->len * 8;
     for (int i = 0; i < 8; i++) tail[tl - 1 - i] = (uint8_t)(bits >> (8 * i));
-    block(h, tail);
-    if (tl == 128) block(h, tail + 64);
+    block(c->h, tail);
+    if (tl == 128) block(c->h, tail + 64);
     for (int i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(h[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(h[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(h[i] >> 8);
-        out[4 * i + 3] = (uint8_t)h[i];
+        out[4 * i] = (uint8_t)(c->h[i] >> 24);
+        out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
+        out[4 * i + 3] = (uint8_t)c->h[i];
     }
+}
+
+void pp_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    pp_sha256_ctx c;
+    pp_sha256_init(&c);
+    pp_sha256_update(&c, data, len);
+    pp_sha256_final(&c, out);
 }
 
 void pp_sha256_hex(const void *data, size_t len, char hex[65])

@@ -98,7 +98,10 @@ pp_status pp_comm_agree(pp_comm *c, pp_status local)
     pp_status st = local;
     rc = MPI_Bcast(&st, (int)sizeof st, MPI_BYTE, first, c->comm);
     if (rc != MPI_SUCCESS) return mpi_fail(rc, "status broadcast");
-    if (c->rank != first || c->size > 1) {
+    /* name the rank once, however many agreements the status passes through */
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "rank %d: ", first);
+    if (strncmp(st.msg, prefix, strlen(prefix)) != 0) {
         char msg[PP_STATUS_MSG_MAX];
         memcpy(msg, st.msg, sizeof msg);
         snprintf(st.msg, sizeof st.msg, "rank %d: %s", first, msg);

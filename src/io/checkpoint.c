@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "h5util.h"
+#include "paraprop/seal.h"
 #include "paraprop/fingerprint.h"
 
 #if PP_DOUBLE
@@ -442,8 +443,12 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
 pp_status pp_checkpoint_read(const char *path, pp_checkpoint *ck)
 {
     memset(ck, 0, sizeof *ck);
+    /* every byte is verified before HDF5 parses anything (paraprop/seal.h) */
+    pp_seal_info seal;
+    PP_TRY(pp_seal_check(path, 0, 1, &seal));
     hid_t f;
     PP_TRY(pp_h5_open_readonly(path, "checkpoint", &f));
+    ck->sealed = seal.sealed;
     pp_status st = read_body(f, path, ck);
     if (H5Fclose(f) < 0 && !st.code) st = pp_error(PP_ERR_INPUT, "%s: damaged file", path);
     if (st.code) pp_checkpoint_free(ck);

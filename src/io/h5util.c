@@ -1,6 +1,8 @@
 /* HDF5 helpers: quiet errors, attributes, dataset opening with shape checks, fsync. */
 #include "h5util.h"
 
+#include "paraprop/seal.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,6 +22,9 @@ pp_status pp_h5_open_readonly(const char *path, const char *what, hid_t *out)
     FILE *fp = fopen(path, "rb");
     if (!fp) return pp_error(PP_ERR_INPUT, "%s: cannot open the %s", path, what);
     fclose(fp);
+    /* a truncated or extended sealed file is refused before HDF5 reads its metadata */
+    pp_seal_info seal;
+    PP_TRY(pp_seal_check(path, 0, 0, &seal));
     if (H5Fis_hdf5(path) <= 0)
         return pp_error(PP_ERR_INPUT, "%s: not an HDF5 file (truncated or damaged?)", path);
     *out = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -240,7 +245,12 @@ hid_t pp_h5_create_in_memory(const char *name)
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0) return -1;
     H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
-    hid_t f = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    /* room for the seal (paraprop/seal.h) in front of the HDF5 superblock */
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    hid_t f = fcpl >= 0 && H5Pset_userblock(fcpl, PP_SEAL_BLOCK) >= 0
+                  ? H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl)
+                  : -1;
+    if (fcpl >= 0) H5Pclose(fcpl);
     H5Pclose(fapl);
     return f;
 }
@@ -249,10 +259,13 @@ int pp_h5_save_image(hid_t file, const char *path)
 {
     int rc = -1, saved = EIO;
     char *img = NULL;
-    ssize_t size = -1;
-    if (H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0) size = H5Fget_file_image(file, NULL, 0);
-    if (size > 0) img = malloc((size_t)size);
-    if (img && H5Fget_file_image(file, img, (size_t)size) != size) {
+    ssize_t image = -1;
+    if (H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0) image = H5Fget_file_image(file, NULL, 0);
+    /* the image starts at the superblock; the user block that holds the seal goes in front */
+    ssize_t size = image > 0 ? image + PP_SEAL_BLOCK : -1;
+    if (size > 0) img = calloc(1, (size_t)size);
+    if (img && (H5Fget_file_image(file, img + PP_SEAL_BLOCK, (size_t)image) != image ||
+                pp_seal_image((unsigned char *)img, (size_t)size) != 0)) {
         free(img);
         img = NULL;
     }

@@ -9,6 +9,7 @@
 
 #include "paraprop/checkpoint.h"
 #include "paraprop/rng.h"
+#include "paraprop/seal.h"
 
 pp_status trainer_threads(pp_comm *comm, const pp_config *cfg, int *threads)
 {
@@ -144,6 +145,10 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
                           cfg->layers, (long long)cfg->batch_size, need / 1073741824.0,
                           t->arch.nparams, pp_comm_local_size(comm), phys / 1073741824.0);
     }
+    /* the ranks verify the dataset's seal together, each 1/R of it, before HDF5 parses it */
+    pp_seal_info seal;
+    if (!st.code) st = pp_seal_check(cfg->data, t->rank, t->R, &seal);
+    st = pp_comm_agree(comm, st);
     if (!st.code) st = pp_dataset_probe(cfg->data, &t->info);
     st = pp_comm_agree(comm, st);
     if (st.code) return st;

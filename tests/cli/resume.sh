@@ -35,11 +35,19 @@ grep -q "skipping checkpoint.*step-000000000015.h5" "$dir/c.txt" || fail "trunca
 grep -q "resuming from.*step-000000000010.h5" "$dir/c.txt" || fail "did not fall back to step 10"
 [ "$(fingerprint_of "$dir/c.txt")" = "$want" ] || fail "fallback run fingerprint differs"
 mk
-# flip bytes inside the stored weights of layer 1 (the fletcher32 checksum must catch it)
-off=$(/usr/bin/python3 -c 'import h5py,sys; d=h5py.File(sys.argv[1])["/model/layer_1/weights"]; print(d.id.get_chunk_info(0).byte_offset)' "$newest")
-printf '\xff\x00\xff\x00\xff\x00\xff\x00' | dd of="$newest" bs=1 seek=$((off + 4)) conv=notrunc status=none
-run "${args[@]}" --run-dir "$dir/c" > "$dir/c.txt" 2>&1 || fail "flipped newest: run failed"
-grep -q "skipping checkpoint" "$dir/c.txt" || fail "flipped bytes not detected: $(head -3 "$dir/c.txt")"
+# flip bytes inside the stored weights of layer 1: the seal must catch it, and behind a renewed
+# seal (paraprop seal) the fletcher32 checksum must (HDF5 addresses start after the user block)
+off=$(/usr/bin/python3 -c 'import h5py,sys; f=h5py.File(sys.argv[1]); d=f["/model/layer_1/weights"]; print(f.userblock_size + d.id.get_chunk_info(0).byte_offset)' "$newest")
+for reseal in no yes; do
+  mk
+  printf '\xff\x00\xff\x00\xff\x00\xff\x00' | dd of="$newest" bs=1 seek=$((off + 4)) conv=notrunc status=none
+  if [ $reseal = yes ]; then "$bin" seal "$newest" > /dev/null; fi
+  run "${args[@]}" --run-dir "$dir/c" > "$dir/c.txt" 2>&1 || fail "flipped newest (re-sealed: $reseal): run failed"
+  grep -q "skipping checkpoint" "$dir/c.txt" || fail "flipped bytes (re-sealed: $reseal) not detected: $(head -3 "$dir/c.txt")"
+  if [ $reseal = no ]; then want_msg="seal"; else want_msg="checksum mismatch"; fi
+  grep -q "skipping checkpoint.*$want_msg" "$dir/c.txt" || fail "flipped bytes (re-sealed: $reseal): reason should say '$want_msg': $(grep skipping "$dir/c.txt")"
+  [ "$(fingerprint_of "$dir/c.txt")" = "$want" ] || fail "fallback run fingerprint differs (re-sealed: $reseal)"
+done
 # no valid checkpoint at all: a clear error, exit 3
 rm -rf "$dir/c"; mkdir -p "$dir/c/checkpoints"; echo garbage > "$dir/c/checkpoints/step-000000000001.h5"
 set +e; run "${args[@]}" --run-dir "$dir/c" > "$dir/c.txt" 2>&1; rc=$?; set -e

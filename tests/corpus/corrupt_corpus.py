@@ -12,6 +12,8 @@ SCRATCH_DIR/corrupt_corpus:
   * structural damage made with h5py: wrong dtype / rank of the weights, missing or
     inconsistent /model/layer_sizes, huge layer sizes, negative counters, every required root
     attribute of a checkpoint removed one at a time, a few more; and damaged dataset groups.
+    These are re-sealed with 'paraprop seal' so that the checks behind the seal are reached;
+    the truncations and flips keep their original seal, which must catch them.
 
 Checkpoints are given to 'paraprop inspect FILE', datasets to
 'paraprop train --data FILE --layers D,4,K --epochs 1 --run-dir R --checkpoint-every none'.
@@ -186,6 +188,9 @@ def structural(kind, name, mutate):
     shutil.copy(CHECKPOINT if kind == "checkpoint" else DATASET, path)
     with h5py.File(path, "r+") as f:
         mutate(f)
+    # renew the SHA-256 seal, as a user who edits a file on purpose would: otherwise the seal
+    # check refuses every variant before the reader's own checks are reached
+    must(["seal", path], f"re-sealing {os.path.basename(path)}")
     add(os.path.basename(path)[:-3], kind, path, False)
 
 

@@ -45,7 +45,8 @@ for h in "${HARNESSES[@]}"; do
   cp -n "$HERE/corpus/$h"/* "$corpus/" 2>/dev/null
   log="$BUILD/fuzz-artifacts/$h.log"
   echo "== fuzz_$h for ${SECONDS_EACH}s (log: $log)"
-  "$exe" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+  # a fixed seed (PP_FUZZ_SEED to vary it) makes the bounded CI run repeatable
+  "$exe" -seed="${PP_FUZZ_SEED:-1}" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$BUILD/fuzz-artifacts/$h-" "$corpus" "$HERE/corpus/$h" >"$log" 2>&1
   rc=$?
   grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$log" | tr '\n' ' '

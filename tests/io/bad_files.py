@@ -289,6 +289,37 @@ case("dataset: truncated HDF5 file", train_cmd(p, "trunc"), 3, p,
 p = P("ds-missing.h5")
 case("dataset: missing file", train_cmd(p, "missing"), 3, p,
      ["no such file", "cannot open", "not found", "does not exist"])
+# ---- seals: the SHA-256 that paraprop's own files carry, checked before HDF5 parses them
+rows = "".join(f"{Y0[i]}," + ",".join(f"{v:.6f}" for v in X0[i]) + "\n" for i in range(N))
+p = write("seal-src.csv", rows.encode())
+rc, _, err, _ = run(csv_cmd(p, "ds-sealed.h5"))
+if rc != 0:
+    sys.exit(f"convert csv failed ({rc}): {err}")
+sealed = P("ds-sealed.h5")
+case("positive: a converted (sealed) dataset trains", train_cmd(sealed, "sealed"), 0, None, [])
+case("positive: seal --check on a converted dataset", ["seal", "--check", sealed], 0, None, [])
+raw = open(sealed, "rb").read()
+for at, what in ((len(raw) - 40, "near the end"), (4096 + 100, "just after the seal"),
+                 (len(raw) // 2, "in the middle")):
+    flipped = bytearray(raw)
+    flipped[at] ^= 0xFF
+    p = write(f"ds-sealed-flip-{at}.h5", bytes(flipped))
+    case(f"dataset: converted file with a byte flipped {what}", train_cmd(p, f"sflip{at}"), 3, p,
+         ["seal", "damaged"])
+    case(f"dataset: seal --check, byte flipped {what}", ["seal", "--check", p], 3, p,
+         ["seal", "damaged"])
+hdr = bytearray(raw)
+hdr[40] ^= 0x01  # inside the "bytes N" line
+p = write("ds-sealed-header.h5", bytes(hdr))
+case("dataset: converted file whose seal header is damaged", train_cmd(p, "shdr"), 3, p,
+     ["seal", "damaged", "truncated"])
+p = write("ds-sealed-extended.h5", raw + b"\0" * 100)
+case("dataset: converted file with bytes appended", train_cmd(p, "sext"), 3, p,
+     ["extended", "truncated"])
+case("seal: a file without a user block is refused", ["seal", good], 3, good,
+     ["user block", "h5jam"])
+p = write("seal-text.h5", b"not hdf5\n" * 1000)
+case("seal: a text file is refused", ["seal", p], 3, p, ["user block"])
 case("dataset: not HDF5 (eval --data)", eval_cmd(P("run-good/final.h5"), P("ds-text.h5")), 3,
      P("ds-text.h5"), ["hdf5", "not a", "cannot open", "signature"])
 case("dataset: a checkpoint given as --data", train_cmd(P("run-good/final.h5"), "ckdata"), 3,
@@ -310,7 +341,13 @@ def make_checkpoints():
         shutil.copy(src_of[0], P(name))
         return P(name)
 
-    def flip_in(name, dset, delta=0x5A):
+    def reseal(path):
+        # an edit made on purpose: renew the seal so that the reader's own checks are reached
+        r = subprocess.run([BIN, "seal", path], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise SystemExit(f"paraprop seal {path}: status {r.returncode}: {r.stderr}")
+
+    def flip_in(name, dset, delta=0x5A, sealed_again=False):
         path = copy(name)
         with h5py.File(path, "r") as f:
             d = f[dset]
@@ -319,47 +356,63 @@ def make_checkpoints():
                 off, size = info.byte_offset, info.size
             else:
                 off, size = d.id.get_offset(), d.id.get_storage_size()
+            off += f.userblock_size  # HDF5 addresses start after the user block (the seal)
         with open(path, "r+b") as fh:
             fh.seek(off + size // 2)
             b = fh.read(1)
             fh.seek(off + size // 2)
             fh.write(bytes([b[0] ^ delta]))
+        if sealed_again:
+            reseal(path)
         return path
 
     flip_in("ck-flip-w1.h5", "model/layer_1/weights")
     flip_in("ck-flip-b2.h5", "model/layer_2/biases")
-    p = copy("ck-edited-w.h5")  # rewritten with valid HDF5 checksums: only the fingerprint catches it
-    with h5py.File(p, "r+") as f:
-        w = f["model/layer_2/weights"]
-        a = w[()]
-        a[0, 0] += 0.25
-        w[...] = a
+    # the same damage behind a renewed seal: HDF5's fletcher32 must still catch it
+    flip_in("ck-flip-w1-resealed.h5", "model/layer_1/weights", sealed_again=True)
+    for name, sealed_again in (("ck-edited-unsealed.h5", False), ("ck-edited-w.h5", True)):
+        # valid HDF5 checksums: the seal catches it, and behind a renewed seal the fingerprint
+        p = copy(name)
+        with h5py.File(p, "r+") as f:
+            w = f["model/layer_2/weights"]
+            a = w[()]
+            a[0, 0] += 0.25
+            w[...] = a
+        if sealed_again:
+            reseal(p)
     write("ck-truncated.h5", raw[: len(raw) * 2 // 3])
     write("ck-truncated-small.h5", raw[:600])
     p = copy("ck-incomplete.h5")
     with h5py.File(p, "r+") as f:
         del f.attrs["complete"]
+    reseal(p)
     p = copy("ck-complete0.h5")
     with h5py.File(p, "r+") as f:
         f.attrs["complete"] = np.int64(0)
+    reseal(p)
     p = copy("ck-wrong-format.h5")
     with h5py.File(p, "r+") as f:
         f.attrs["format"] = np.bytes_("paraprop-dataset")
+    reseal(p)
     p = copy("ck-version9.h5")
     with h5py.File(p, "r+") as f:
         f.attrs["format_version"] = np.int64(9)
+    reseal(p)
     p = copy("ck-no-layer2.h5")
     with h5py.File(p, "r+") as f:
         del f["model/layer_2"]
+    reseal(p)
     p = copy("ck-bad-shape.h5")
     with h5py.File(p, "r+") as f:
         w = f["model/layer_1/weights"][()]
         del f["model/layer_1/weights"]
         f["model/layer_1"].create_dataset("weights", data=w[:, :-1])
+    reseal(p)
     p = copy("ck-bad-activation.h5")
     with h5py.File(p, "r+") as f:
         del f["model/activations"]
         f["model"].create_dataset("activations", data=np.array([b"sigmoid", b"banana"], "S8"))
+    reseal(p)
     # a run dir whose only checkpoint is damaged: no silent fresh start
     os.makedirs(P("run-allbad/checkpoints"))
     shutil.copy(P("ck-flip-w1.h5"), P("run-allbad/checkpoints/step-000000000005.h5"))
@@ -389,7 +442,11 @@ def ck(name):
 CK_CASES = [
     ("ck-flip-w1.h5", "flipped byte inside /model/layer_1/weights", ["checksum", "fingerprint"]),
     ("ck-flip-b2.h5", "flipped byte inside /model/layer_2/biases", ["checksum", "fingerprint"]),
-    ("ck-edited-w.h5", "weight edited with h5py (fingerprint only)", ["fingerprint"]),
+    ("ck-edited-w.h5", "weight edited with h5py and re-sealed (fingerprint only)", ["fingerprint"]),
+    ("ck-edited-unsealed.h5", "weight edited with h5py, seal not renewed",
+     ["seal", "paraprop seal"]),
+    ("ck-flip-w1-resealed.h5", "flipped byte in layer_1 weights behind a renewed seal",
+     ["checksum mismatch"]),
     ("ck-truncated.h5", "truncated to 2/3", ["truncated", "cannot open", "not a", "hdf5", "corrupt"]),
     ("ck-truncated-small.h5", "truncated to 600 bytes",
      ["truncated", "cannot open", "not a", "hdf5", "corrupt"]),
@@ -410,7 +467,8 @@ case("checkpoint: eval --model a dataset file", eval_cmd(good, good), 3, good,
      ["format", "paraprop-checkpoint"])
 for fname, what, phrases in CK_CASES:
     case(f"checkpoint: inspect, {what}", ["inspect", P(fname)], 3, P(fname), phrases)
-for fname, what, phrases in CK_CASES[:1] + CK_CASES[5:6]:
+for fname, what, phrases in [c for c in CK_CASES if c[0] in ("ck-flip-w1.h5", "ck-incomplete.h5",
+                                                             "ck-edited-unsealed.h5")]:
     case(f"checkpoint: eval --model, {what}", eval_cmd(P(fname), good), 3, P(fname), phrases)
     case(f"checkpoint: train --init-from, {what}",
          train_cmd(good, "init-" + fname) + ["--init-from", P(fname)], 3, P(fname), phrases)
