@@ -81,7 +81,9 @@ def main():
                              "skipped\n" % (w, ", ".join(bad)))
             continue
         pp_version = r.get("version", pp_version)
-        key = (w, "paraprop (%s)" % r.get("reduction", "?"), int(r.get("ranks", 1)),
+        name = "paraprop (%s%s)" % (r.get("reduction", "?"),
+                                    ", OpenBLAS kernels" if r.get("kernels") == "blas" else "")
+        key = (w, name, int(r.get("ranks", 1)),
                int(r.get("threads", 1)))
         groups.setdefault(key, []).append(float(r["samples_per_s"]))
         full = -(-N_TRAIN // WORKLOADS[w]["batch"])
@@ -103,7 +105,8 @@ def main():
             if v > best_peer.get((w, tot), (0, None))[0]:
                 best_peer[(w, tot)] = (v, c)
 
-    order = {"paraprop (fast)": 0, "paraprop (exact)": 1, "torch": 2, "numpy": 3}
+    order = {"paraprop (fast)": 0, "paraprop (exact)": 1, "paraprop (fast, OpenBLAS kernels)": 2,
+             "torch": 3, "numpy": 4}
     keys = sorted(groups, key=lambda k: (k[0], k[2] * k[3], not k[1].startswith("paraprop"),
                                           k[2], order.get(k[1], 9), k[1]))
 

@@ -191,9 +191,14 @@ if [ "$DO_PARAPROP" = 1 ]; then
     steps=$(wl_steps "$w"); warm=$(wl_warmup "$w")
     for layout in "1 1" "1 2" "2 1"; do
       set -- $layout; ranks=$1; threads=$2
-      for red in fast exact; do
+      # fast-blas: paraprop's own loop around OpenBLAS instead of its AVX-512 kernels (1x1 only),
+      # to show what the kernels contribute
+      variants="fast exact"; [ "$layout" = "1 1" ] && variants="fast exact fast-blas"
+      for variant in $variants; do
+        red=${variant%-blas}
+        kern=auto; [ "$variant" = fast-blas ] && kern=blas
         for rep in $(seq 1 "$REPEATS"); do
-          name="paraprop-$w-${ranks}x${threads}-$red-$rep"
+          name="paraprop-$w-${ranks}x${threads}-$variant-$rep"
           log "$name  (steps $steps, warmup $warm)"
           cmd=("$PARAPROP" bench --data "$H5"
                --layers "$(wl_layers "$w")"
@@ -207,10 +212,10 @@ if [ "$DO_PARAPROP" = 1 ]; then
                --steps "$steps" --warmup "$warm"
                --json "$OUT/paraprop.jsonl")
           if [ "$ranks" = 1 ]; then
-            run_logged "$name" "${cmd[@]}"
+            run_logged "$name" env PARAPROP_KERNELS="$kern" "${cmd[@]}"
           else
             run_logged "$name" env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-              mpiexec -n "$ranks" --bind-to none "${cmd[@]}"
+              PARAPROP_KERNELS="$kern" mpiexec -n "$ranks" --bind-to none "${cmd[@]}"
           fi
         done
       done

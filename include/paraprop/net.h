@@ -70,6 +70,10 @@ typedef struct pp_workspace {
 pp_status pp_workspace_init(pp_workspace *ws, const pp_arch *a, size_t rows);
 void pp_workspace_free(pp_workspace *ws);
 
+/* The matrix kernels in use: "avx512" (paraprop's own, float builds on AVX-512 CPUs) or "blas"
+ * (the CBLAS; forced with PARAPROP_KERNELS=blas in the environment). */
+const char *pp_net_kernels(void);
+
 /* Forward pass of rows [r0, r1) of act[0]: fills act[1…L] and zout. */
 void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
                     size_t r1);

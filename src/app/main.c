@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "paraprop/net.h"
 #include "paraprop/precision.h"
 
 #ifndef PARAPROP_GIT_REVISION
@@ -34,8 +35,8 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("paraprop %s (rev %s, %s precision)\n", PARAPROP_VERSION, PARAPROP_GIT_REVISION,
-               PP_DOUBLE ? "double" : "single");
+        printf("paraprop %s (rev %s, %s precision, %s kernels)\n", PARAPROP_VERSION,
+               PARAPROP_GIT_REVISION, PP_DOUBLE ? "double" : "single", pp_net_kernels());
         return 0;
     }
     const char *c = argv[1];

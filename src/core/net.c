@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "activation.h"
+#include "gemm.h"
 #include "linalg.h"
 #include "paraprop/rng.h"
 
@@ -122,8 +123,7 @@ void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, s
         const pp_real *w = params + a->w_off[l];                      /* (nout, nin) */
         const pp_real *b = params + a->b_off[l];                      /* (nout) */
         /* Zˡ = Aˡ⁻¹ (Wˡ)ᵀ + 1 bᵀ */
-        pp_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, (int)nout, (int)nin, 1, ain, (int)nin,
-                w, (int)nin, 0, z, (int)nout);
+        pp_mm_nt(m, (int)nout, (int)nin, ain, (int)nin, w, (int)nin, z, (int)nout);
         pp_activation act = l == a->L ? a->output : a->hidden;
         pp_real *out = ws->act[l] + r0 * nout;
         for (int i = 0; i < m; i++) {
@@ -207,8 +207,7 @@ double pp_net_backward(const pp_arch *a, const pp_real *params, pp_workspace *ws
         const pp_real *d = ws->delta[l] + r0 * nout; /* (m, nout) */
         pp_real *dp = ws->delta[l - 1] + r0 * nin;   /* (m, nin) */
         /* BP2: Δˡ⁻¹ = (Δˡ Wˡ) ⊙ σ'(Aˡ⁻¹) */
-        pp_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, (int)nin, (int)nout, 1, d, (int)nout,
-                w, (int)nin, 0, dp, (int)nin);
+        pp_mm_nn(m, (int)nin, (int)nout, d, (int)nout, 1, w, (int)nin, dp, (int)nin);
         pp_act_mul_deriv(a->hidden, ws->act[l - 1] + r0 * nin, dp, (size_t)m * nin);
     }
     return cost;
@@ -230,8 +229,7 @@ void pp_net_grad_block(const pp_arch *a, const pp_workspace *ws, int l, size_t r
     const pp_real *d = ws->delta[l] + r0 * nout + j0;    /* (m, mj) of (·, nout) */
     const pp_real *ain = ws->act[l - 1] + r0 * nin + k0; /* (m, nk) of (·, nin) */
     /* BP4: ∇Wˡ = (Δˡ)ᵀ Aˡ⁻¹ summed over the rows */
-    pp_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, mj, nk, m, 1, d, (int)nout, ain, (int)nin, 0,
-            gw, (int)nin);
+    pp_mm_nn(mj, nk, m, d, 1, (int)nout, ain, (int)nin, gw, (int)nin);
     if (k0 == 0) {
         /* BP3: ∇bˡ = column sums of Δˡ, rows in order */
         for (size_t j = j0; j < j1; j++) gb[j] = 0;
