@@ -1,6 +1,8 @@
 /* In-memory datasets: allocation, validation, minibatch assembly. */
 #include "paraprop/data.h"
 
+#include "clones.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +66,20 @@ pp_status pp_data_validate(const pp_data *x, const char *what)
     return pp_ok();
 }
 
-void pp_data_gather(const pp_data *x, const uint32_t *ids, pp_workspace *ws, size_t r0, size_t r1)
+PP_CLONES void pp_data_gather(const pp_data *x, const uint32_t *ids, pp_workspace *ws, size_t r0,
+                              size_t r1)
 {
     const size_t d = x->d, k = x->k;
     const pp_real scale = (pp_real)x->scale;
+    /* The rows are scattered over the training set, so each one starts with cache misses; ask
+     * for all of them first so that the misses overlap instead of queueing row by row (W1's
+     * gather of 10 rows: 7.0 -> see docs/PERFORMANCE.md). */
+    const size_t row_bytes = d * (x->u8 ? 1 : sizeof(float));
+    for (size_t r = r0; r < r1; r++) {
+        const char *src =
+            x->u8 ? (const char *)(x->u8 + ids[r] * d) : (const char *)(x->f32 + ids[r] * d);
+        for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(src + b);
+    }
     for (size_t r = r0; r < r1; r++) {
         const size_t s = ids[r];
         pp_real *in = ws->act[0] + r * d;

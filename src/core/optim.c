@@ -1,8 +1,14 @@
 /* SGD, L2 and momentum over the flat parameter buffer. */
 #include "paraprop/optim.h"
 
-static void step_range(pp_real *p, pp_real *v, const pp_real *g, size_t len, pp_real nsamp,
-                       pp_real eta, pp_real decay, pp_real l2, pp_real mu, int weights)
+#include <stdint.h>
+#include <string.h>
+
+#include "clones.h"
+
+PP_CLONES static void step_range(pp_real *p, pp_real *v, const pp_real *g, size_t len,
+                                 pp_real nsamp, pp_real eta, pp_real decay, pp_real l2, pp_real mu,
+                                 int weights)
 {
     if (!v) {
         if (weights)
@@ -45,4 +51,25 @@ void pp_optim_step(const pp_arch *a, const pp_optim *o, pp_real *params, pp_real
         }
         step_range(params + boff, v ? v + boff : NULL, gsum + boff, nb, nn, eta, decay, l2r, mu, 0);
     }
+}
+
+/* The largest exponent field over the buffer: an integer max that vectorises (isfinite per
+ * element with a branch does not). */
+PP_CLONES int pp_all_finite(const pp_real *v, size_t n)
+{
+#if PP_DOUBLE
+    typedef uint64_t bits_t;
+    const bits_t mask = 0x7ff0000000000000ull;
+#else
+    typedef uint32_t bits_t;
+    const bits_t mask = 0x7f800000u;
+#endif
+    bits_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        bits_t b;
+        memcpy(&b, &v[i], sizeof b);
+        b &= mask;
+        m = b > m ? b : m;
+    }
+    return m != mask;
 }

@@ -207,31 +207,10 @@ void trainer_order(trainer *t, int64_t epoch)
 }
 
 /* Names the first layer with a non-finite gradient entry. */
-/* Whether all n values are finite: the largest exponent field over the buffer, an integer max
- * that the compiler vectorises (isfinite per element with a branch does not). */
-static int all_finite(const pp_real *v, size_t n)
-{
-#if PP_DOUBLE
-    typedef uint64_t bits_t;
-    const bits_t mask = 0x7ff0000000000000ull;
-#else
-    typedef uint32_t bits_t;
-    const bits_t mask = 0x7f800000u;
-#endif
-    bits_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        bits_t b;
-        memcpy(&b, &v[i], sizeof b);
-        b &= mask;
-        m = b > m ? b : m;
-    }
-    return m != mask;
-}
-
 static pp_status check_finite(const trainer *t, double cost)
 {
     const pp_arch *a = &t->arch;
-    if (all_finite(t->grad, a->nparams) && isfinite(cost)) return pp_ok();
+    if (pp_all_finite(t->grad, a->nparams) && isfinite(cost)) return pp_ok();
     for (int l = 1; l <= a->L; l++) {
         size_t lo = a->w_off[l], hi = a->b_off[l] + a->n[l];
         for (size_t i = lo; i < hi; i++)
