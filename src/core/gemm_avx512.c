@@ -236,7 +236,8 @@ PP_AVX512 void pp_mm_nn_avx512(int M, int N, int K, const float *A, int rsa, int
         const __mmask16 m0 = lanes(N - j), m1 = lanes(N - j - 16);
         const float *Bp = B + j;
         int ldp = ldb;
-        if (M > NN_MR && K > 0) {
+        /* worth it when several row tiles reuse a long panel (W1's BP4 has K = 10: no) */
+        if (M > NN_MR && K >= 32) {
             const float *p = pack_panel(K, Bp, ldb, m0, m1);
             if (p) {
                 Bp = p;
