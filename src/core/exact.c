@@ -2,9 +2,12 @@
 #include "paraprop/exact.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "clones.h"
 
 pp_status pp_exact_init(pp_exact *ex, const pp_arch *a, int threads)
 {
@@ -39,15 +42,28 @@ void pp_exact_shard(size_t n, int rank, int nranks, size_t *lo, size_t *hi)
     *hi = b1 * PP_EXACT_BLOCK < n ? b1 * PP_EXACT_BLOCK : n;
 }
 
-static double absmax(const pp_real *v, size_t len)
+/* max |v[i]| through the bits: with the sign cleared, IEEE values order like unsigned integers
+ * (finite < Inf < NaN), so an integer max vectorises, equals the float max exactly, and lets a
+ * NaN win so that it is reported, not hidden. */
+PP_CLONES static double absmax(const pp_real *v, size_t len)
 {
-    double m = 0;
+#if PP_DOUBLE
+    typedef uint64_t bits_t;
+    const bits_t magnitude = 0x7fffffffffffffffull;
+#else
+    typedef uint32_t bits_t;
+    const bits_t magnitude = 0x7fffffffu;
+#endif
+    bits_t m = 0;
     for (size_t i = 0; i < len; i++) {
-        double x = fabs((double)v[i]);
-        /* NaN must win so that it is reported, not hidden */
-        if (!(x <= m)) m = x;
+        bits_t b;
+        memcpy(&b, &v[i], sizeof b);
+        b &= magnitude;
+        m = b > m ? b : m;
     }
-    return m;
+    pp_real r;
+    memcpy(&r, &m, sizeof r);
+    return (double)r;
 }
 
 double pp_exact_forward_backward(pp_exact *ex, const pp_arch *a, const pp_real *params,
@@ -127,6 +143,17 @@ static inline double from_fixed1(int64_t q)
 /* The shift s with bound · 2^s < 2^50: every block partial and every sum of them stays below
  * 2^51, the range of the conversions above (a float block partial may exceed the exact bound by
  * its rounding; one bit of headroom covers that). */
+/* acc += fixed(part · scale), elementwise: vectorised in the AVX-512 clone, same bits */
+PP_CLONES static void add_fixed(int64_t *acc, const pp_real *part, size_t n, double scale)
+{
+    for (size_t i = 0; i < n; i++) acc[i] += to_fixed((double)part[i] * scale);
+}
+
+PP_CLONES static void add_i64(int64_t *acc, const int64_t *o, size_t n)
+{
+    for (size_t i = 0; i < n; i++) acc[i] += o[i];
+}
+
 static int shift_for(double bound)
 {
     if (bound == 0) return 0;
@@ -172,9 +199,8 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
                 pp_net_grad_block(a, ws, l, r0, r1, 0, a->n[l], 0, a->n[l - 1], part);
                 const size_t wo = a->w_off[l], nw = a->n[l] * a->n[l - 1];
                 const double ws_ = ldexp(1.0, ex->wshift[l]), bs = ldexp(1.0, ex->bshift[l]);
-                for (size_t i = wo; i < wo + nw; i++) acc[i] += to_fixed((double)part[i] * ws_);
-                for (size_t i = a->b_off[l]; i < a->b_off[l] + a->n[l]; i++)
-                    acc[i] += to_fixed((double)part[i] * bs);
+                add_fixed(acc + wo, part + wo, nw, ws_);
+                add_fixed(acc + a->b_off[l], part + a->b_off[l], a->n[l], bs);
             }
         }
 #pragma omp barrier
@@ -182,14 +208,14 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
         size_t p0 = P * (size_t)t / (size_t)nt, p1 = P * (size_t)(t + 1) / (size_t)nt;
         for (int u = 1; u < nt; u++) {
             const int64_t *o = ex->acc + (size_t)u * P;
-            for (size_t i = p0; i < p1; i++) ex->acc[i] += o[i];
+            add_i64(ex->acc + p0, o + p0, p1 - p0);
         }
     }
     return pp_ok();
 }
 
 /* acc · 2^−shift: exact, like ldexp (a library call per element), while 2^−shift is normal. */
-static void from_fixed(const int64_t *acc, size_t n, int shift, pp_real *out)
+PP_CLONES static void from_fixed(const int64_t *acc, size_t n, int shift, pp_real *out)
 {
     if (shift > 1000 || shift < -1000) {
         for (size_t i = 0; i < n; i++) out[i] = (pp_real)ldexp((double)acc[i], -shift);
