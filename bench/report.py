@@ -59,6 +59,13 @@ def main():
         sgemm_all.setdefault(t, []).append(r)
         if t not in sgemm or r["gflops"] > sgemm[t]["gflops"]:
             sgemm[t] = r
+    # paraprop's own kernels on the same product (bench/ppgemm.c), when measured
+    ppgemm, ppgemm_all = {}, {}
+    for r in read_jsonl(os.path.join(d, "ppgemm.jsonl")):
+        t = int(r["threads"])
+        ppgemm_all.setdefault(t, []).append(r)
+        if t not in ppgemm or r["gflops"] > ppgemm[t]["gflops"]:
+            ppgemm[t] = r
     env = {}
     if os.path.exists(os.path.join(d, "env.json")):
         with open(os.path.join(d, "env.json")) as f:
@@ -135,10 +142,19 @@ def main():
         lines.append("- sgemm ceiling, %d thread%s: **%.1f GFLOP/s** (%s; cblas_sgemm %d², %s)"
                      % (t, "" if t == 1 else "s", s["gflops"], each,
                         s.get("n", 2048), s.get("blas", "OpenBLAS")))
+    for t in sorted(ppgemm):
+        s = ppgemm[t]
+        each = "; ".join("%s: best %.1f, median %.1f"
+                         % (m.get("phase", "run"), m["gflops"], m.get("gflops_median", m["gflops"]))
+                         for m in ppgemm_all[t])
+        lines.append("- paraprop-kernel ceiling, %d thread%s: **%.1f GFLOP/s** (%s; the same "
+                     "%d² product with paraprop's %s kernels, bench/ppgemm.c)"
+                     % (t, "" if t == 1 else "s", s["gflops"], each, s.get("n", 2048),
+                        s.get("kernels", "?")))
     lines.append("")
     lines.append("| workload | contender | ranks×threads | samples/s | spread | GFLOP/s "
-                 "| % of sgemm | paraprop / best peer |")
-    lines.append("|---|---|---|---:|---:|---:|---:|---:|")
+                 "| % of sgemm | % of own GEMM | paraprop / best peer |")
+    lines.append("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for k in keys:
         w, c, ranks, t = k
         v = med[k]
@@ -147,20 +163,23 @@ def main():
         gf = v * flop_per_sample(WORKLOADS[w]["layers"]) / 1e9
         lim = sgemm.get(ranks * t)
         pct = gf / lim["gflops"] * 100 if lim else None
+        own = ppgemm.get(ranks * t)
+        pct_own = gf / own["gflops"] * 100 if own else None
         ratio = ""
         if c.startswith("paraprop"):
             bp = best_peer.get((w, ranks * t))
             ratio = "%.2f (vs %s)" % (v / bp[0], bp[1]) if bp else "—"
         label = c + (" [%s]" % ", ".join(sorted(notes[k])) if k in notes else "")
-        lines.append("| %s | %s | %d×%d | %s | %s | %s | %s | %s |"
+        lines.append("| %s | %s | %d×%d | %s | %s | %s | %s | %s | %s |"
                      % (w, label, ranks, t, fmt(v), "%.0f%%" % spread if spread is not None
-                        else "—", fmt(gf, 2), fmt(pct, 1), ratio))
+                        else "—", fmt(gf, 2), fmt(pct, 1), fmt(pct_own, 1), ratio))
     lines.append("")
     lines.append("GFLOP/s counts GEMM work only: %s FLOP/sample."
                  % ", ".join("%s %s" % (w, fmt(flop_per_sample(WORKLOADS[w]["layers"])))
                              for w in sorted(WORKLOADS)))
     lines.append("% of sgemm compares with the best cblas_sgemm rate at the same total "
-                 "thread count (ranks × threads). Spread = (max − min) / median over the repeats.")
+                 "thread count (ranks × threads); % of own GEMM with paraprop's kernels on the "
+                 "same square product. Spread = (max − min) / median over the repeats.")
     fails = os.path.join(d, "failures.txt")
     if os.path.exists(fails) and os.path.getsize(fails):
         lines.append("")

@@ -112,7 +112,7 @@ fi
 mkdir -p "$OUT/logs"
 OUT=$(cd "$OUT" && pwd)
 # results of an earlier run in the same directory are replaced (fashion.h5 is kept)
-rm -f "$OUT/sgemm.jsonl" "$OUT/paraprop.jsonl" "$OUT/peers.jsonl" "$OUT/report.md" \
+rm -f "$OUT/sgemm.jsonl" "$OUT/ppgemm.jsonl" "$OUT/paraprop.jsonl" "$OUT/peers.jsonl" "$OUT/report.md" \
       "$OUT/env.json" "$OUT/failures.txt"
 : > "$OUT/failures.txt"
 
@@ -154,6 +154,21 @@ run_sgemm() {  # phase
     sed "s/^{/{\"phase\":\"$1\",/" | tee -a "$OUT/sgemm.jsonl" >&2
 }
 run_sgemm start
+
+# paraprop's own AVX-512 kernels on the same product: the ceiling they set where they beat
+# the CBLAS (bench/ppgemm.c, compiled from src/core like sgemm.c is from OpenBLAS)
+log "building ppgemm (paraprop's kernels)"
+mkdir -p "$TMP/inc/paraprop"
+sed -e 's/@PP_DOUBLE@/0/' -e 's/@PROJECT_VERSION@/bench/' \
+  "$ROOT/include/paraprop/precision.h.in" > "$TMP/inc/paraprop/precision.h"
+(cd "$ROOT" && cc -O3 -std=c17 -ffp-contract=off -fopenmp -D_POSIX_C_SOURCE=200809L \
+  -I"$TMP/inc" -Iinclude -Isrc/core bench/ppgemm.c src/core/gemm.c src/core/gemm_avx512.c \
+  src/core/linalg.c -o "$TMP/ppgemm" -lopenblas)
+run_ppgemm() {  # phase
+  "$TMP/ppgemm" --n 2048 --reps "$SGEMM_REPS" --threads 1 2 |
+    sed "s/^{/{\"phase\":\"$1\",/" | tee -a "$OUT/ppgemm.jsonl" >&2
+}
+run_ppgemm start
 
 # ---------------------------------------------------------------- paraprop
 run_logged() {  # name, command...
@@ -245,8 +260,9 @@ if [ "$DO_PEERS" = 1 ]; then
   done
 fi
 
-log "sgemm again (end of run)"
+log "sgemm and ppgemm again (end of run)"
 run_sgemm end
+run_ppgemm end
 LOAD_END=$(loadavg)
 "$PY" - "$OUT/env.json" <<EOF
 import json, os, platform, subprocess, sys

@@ -28,6 +28,7 @@ enum {
     NT_KC = 1024, /* K stretch: 4+4 rows of 4 KiB stay in L1 */
     NT_JB = 64,   /* rows of B per cache block: 64 × 4 KiB in L2 */
     NN_MR = 12,   /* rows per nn tile (the accumulators below are written out for 12) */
+    NN_KC = 256,  /* K block of nn: A's block (M × 256) in L2, B's panel (256 × 32) in L1 */
 };
 
 /* Accumulators are named variables, not arrays: GCC 12 kept arrays of __m512 in memory and
@@ -81,9 +82,10 @@ PP_TILE void nt_tile(const int mr, const int nr, int kc, const float *A, int lda
         NT_STEP();
     }
     NT_STORE(0, 0)
-    NT_STORE(0, 1) NT_STORE(0, 2) NT_STORE(0, 3) NT_STORE(1, 0) NT_STORE(1, 1) NT_STORE(1, 2)
-        NT_STORE(1, 3) NT_STORE(2, 0) NT_STORE(2, 1) NT_STORE(2, 2) NT_STORE(2, 3) NT_STORE(3, 0)
-            NT_STORE(3, 1) NT_STORE(3, 2) NT_STORE(3, 3)
+    NT_STORE(0, 1)
+    NT_STORE(0, 2) NT_STORE(0, 3) NT_STORE(1, 0) NT_STORE(1, 1) NT_STORE(1, 2) NT_STORE(1, 3)
+        NT_STORE(2, 0) NT_STORE(2, 1) NT_STORE(2, 2) NT_STORE(2, 3) NT_STORE(3, 0) NT_STORE(3, 1)
+            NT_STORE(3, 2) NT_STORE(3, 3)
 }
 
 /* The tile shapes as separate functions, so that each one's loops unroll into registers. */
@@ -118,8 +120,8 @@ static const nt_fn NT_TILES[NT_MR][NT_NR] = {
     {nt_4x1, nt_4x2, nt_4x3, nt_4x4},
 };
 
-PP_AVX512 void pp_mm_nt_avx512(int M, int N, int K, const float *A, int lda, const float *B,
-                               int ldb, float *C, int ldc)
+PP_AVX512 static void nt_dot(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                             float *C, int ldc)
 {
     if (K == 0) {
         for (int i = 0; i < M; i++)
@@ -145,9 +147,14 @@ PP_AVX512 void pp_mm_nt_avx512(int M, int N, int K, const float *A, int lda, con
 
 #define NN_ROW(i)                                                                                  \
     if (i < mr) {                                                                                  \
-        const __m512 ai = _mm512_set1_ps(a[(size_t)i * rsa]);                                      \
+        const __m512 ai = _mm512_set1_ps(a[(size_t)i * ars]);                                      \
         c0_##i = _mm512_fmadd_ps(ai, b0, c0_##i);                                                  \
         c1_##i = _mm512_fmadd_ps(ai, b1, c1_##i);                                                  \
+    }
+#define NN_LOAD(i)                                                                                 \
+    if (i < mr && accumulate) {                                                                    \
+        c0_##i = _mm512_maskz_loadu_ps(m0, C + (size_t)i * ldc);                                   \
+        c1_##i = _mm512_maskz_loadu_ps(m1, C + (size_t)i * ldc + 16);                              \
     }
 #define NN_STORE(i)                                                                                \
     if (i < mr) {                                                                                  \
@@ -155,18 +162,24 @@ PP_AVX512 void pp_mm_nt_avx512(int M, int N, int K, const float *A, int lda, con
         _mm512_mask_storeu_ps(C + (size_t)i * ldc + 16, m1, c1_##i);                               \
     }
 
-PP_TILE void nn_tile(const int mr, int K, const float *A, int rsa, int csa, const float *B, int ldb,
-                     float *C, int ldc, __mmask16 m0, __mmask16 m1)
+/* C (mr × 32, masked) = [C +] A B over kc steps; A(i,k) = A[i·ars + k·acs] (packed: ars = 1,
+ * acs = 12). With accumulate the FMA chain continues from C, so a product split into K blocks
+ * performs, per element, exactly the operations of the unsplit one. */
+PP_TILE void nn_tile(const int mr, int kc, const float *A, int ars, int acs, const float *B,
+                     int ldb, float *C, int ldc, __mmask16 m0, __mmask16 m1, int accumulate)
 {
     __m512 c0_0 = _mm512_setzero_ps(), c0_1 = c0_0, c0_2 = c0_0, c0_3 = c0_0, c0_4 = c0_0,
            c0_5 = c0_0, c0_6 = c0_0, c0_7 = c0_0, c0_8 = c0_0, c0_9 = c0_0, c0_10 = c0_0,
            c0_11 = c0_0;
     __m512 c1_0 = c0_0, c1_1 = c0_0, c1_2 = c0_0, c1_3 = c0_0, c1_4 = c0_0, c1_5 = c0_0,
            c1_6 = c0_0, c1_7 = c0_0, c1_8 = c0_0, c1_9 = c0_0, c1_10 = c0_0, c1_11 = c0_0;
-    for (int k = 0; k < K; k++) {
+    NN_LOAD(0)
+    NN_LOAD(1) NN_LOAD(2) NN_LOAD(3) NN_LOAD(4) NN_LOAD(5) NN_LOAD(6) NN_LOAD(7) NN_LOAD(8)
+        NN_LOAD(9) NN_LOAD(10) NN_LOAD(11) for (int k = 0; k < kc; k++)
+    {
         const float *b = B + (size_t)k * ldb;
         const __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
-        const float *a = A + (size_t)k * csa;
+        const float *a = A + (size_t)k * acs;
         NN_ROW(0)
         NN_ROW(1) NN_ROW(2) NN_ROW(3) NN_ROW(4) NN_ROW(5) NN_ROW(6) NN_ROW(7) NN_ROW(8) NN_ROW(9)
             NN_ROW(10) NN_ROW(11)
@@ -177,10 +190,10 @@ PP_TILE void nn_tile(const int mr, int K, const float *A, int rsa, int csa, cons
 }
 
 #define NN_SHAPE(MR)                                                                               \
-    static PP_AVX512 void nn_##MR(int K, const float *A, int rsa, int csa, const float *B,         \
-                                  int ldb, float *C, int ldc, __mmask16 m0, __mmask16 m1)          \
+    static PP_AVX512 void nn_##MR(int kc, const float *A, int ars, int acs, const float *B,        \
+                                  int ldb, float *C, int ldc, __mmask16 m0, __mmask16 m1, int acc) \
     {                                                                                              \
-        nn_tile(MR, K, A, rsa, csa, B, ldb, C, ldc, m0, m1);                                       \
+        nn_tile(MR, kc, A, ars, acs, B, ldb, C, ldc, m0, m1, acc);                                 \
     }
 NN_SHAPE(1)
 NN_SHAPE(2)
@@ -196,7 +209,7 @@ NN_SHAPE(11)
 NN_SHAPE(12)
 
 typedef void (*nn_fn)(int, const float *, int, int, const float *, int, float *, int, __mmask16,
-                      __mmask16);
+                      __mmask16, int);
 static const nn_fn NN_TILES[NN_MR] = {nn_1, nn_2, nn_3, nn_4,  nn_5,  nn_6,
                                       nn_7, nn_8, nn_9, nn_10, nn_11, nn_12};
 
@@ -205,49 +218,139 @@ static __mmask16 lanes(int n)
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
 }
 
-/* A panel of B (K × 32) copied contiguous: rows of B a whole page apart (ldb of 2048 floats)
- * defeat the hardware prefetchers, and the copy is reused by every row tile. One buffer per
- * thread, grown when needed, so that steady-state steps allocate nothing. */
-static _Thread_local float *panel;
-static _Thread_local size_t panel_cap;
+/* Per-thread copies, grown when needed, so that steady-state steps allocate nothing:
+ *   apack: a K block of all of A, tile by tile as [k][12] — BP4 reads Δᵀ, whose consecutive k
+ *          are a whole row of Δ (a page) apart, and every column panel reuses the copy;
+ *   panel: a K block of 32 columns of B, contiguous — rows of B a page apart (ldb of 2048
+ *          floats) defeat the prefetchers, and every row tile reuses the copy.
+ * If an allocation fails the kernels read A and B in place: slower, same bits. */
+static _Thread_local float *apack, *panel;
+static _Thread_local size_t apack_cap, panel_cap;
 
-PP_AVX512 static const float *pack_panel(int K, const float *B, int ldb, __mmask16 m0, __mmask16 m1)
+static float *grow(float **buf, size_t *cap, size_t need)
 {
-    const size_t need = (size_t)K * 32;
-    if (need > panel_cap) {
-        float *p = realloc(panel, need * sizeof *p);
-        if (!p) return NULL; /* run unpacked: slower, not wrong */
-        panel = p;
-        panel_cap = need;
+    if (need > *cap) {
+        float *p = realloc(*buf, need * sizeof *p);
+        if (!p) return NULL;
+        *buf = p;
+        *cap = need;
     }
-    for (int k = 0; k < K; k++) {
+    return *buf;
+}
+
+PP_AVX512 static const float *pack_a(int M, int kc, const float *A, int rsa, int csa)
+{
+    const int tiles = (M + NN_MR - 1) / NN_MR;
+    float *p = grow(&apack, &apack_cap, (size_t)tiles * (size_t)kc * NN_MR);
+    if (!p) return NULL;
+    for (int t = 0; t < tiles; t++) {
+        const int i0 = t * NN_MR, mr = M - i0 < NN_MR ? M - i0 : NN_MR;
+        float *dst = p + (size_t)t * (size_t)kc * NN_MR;
+        for (int k = 0; k < kc; k++) {
+            const float *src = A + (size_t)i0 * rsa + (size_t)k * csa;
+            float *d = dst + (size_t)k * NN_MR;
+            for (int i = 0; i < mr; i++) d[i] = src[(size_t)i * rsa];
+            for (int i = mr; i < NN_MR; i++) d[i] = 0;
+        }
+    }
+    return p;
+}
+
+PP_AVX512 static const float *pack_panel(int kc, const float *B, int ldb, __mmask16 m0,
+                                         __mmask16 m1)
+{
+    float *p = grow(&panel, &panel_cap, (size_t)kc * 32);
+    if (!p) return NULL;
+    for (int k = 0; k < kc; k++) {
         const float *b = B + (size_t)k * ldb;
-        _mm512_storeu_ps(panel + (size_t)k * 32, _mm512_maskz_loadu_ps(m0, b));
-        _mm512_storeu_ps(panel + (size_t)k * 32 + 16, _mm512_maskz_loadu_ps(m1, b + 16));
+        _mm512_storeu_ps(p + (size_t)k * 32, _mm512_maskz_loadu_ps(m0, b));
+        _mm512_storeu_ps(p + (size_t)k * 32 + 16, _mm512_maskz_loadu_ps(m1, b + 16));
     }
-    return panel;
+    return p;
 }
 
 PP_AVX512 void pp_mm_nn_avx512(int M, int N, int K, const float *A, int rsa, int csa,
                                const float *B, int ldb, float *C, int ldc)
 {
-    /* column panels outside: a panel of B (K × 32) stays in cache while the row tiles pass */
-    for (int j = 0; j < N; j += 32) {
-        const __mmask16 m0 = lanes(N - j), m1 = lanes(N - j - 16);
-        const float *Bp = B + j;
-        int ldp = ldb;
-        /* worth it when several row tiles reuse a long panel (W1's BP4 has K = 10: no) */
-        if (M > NN_MR && K >= 32) {
-            const float *p = pack_panel(K, Bp, ldb, m0, m1);
-            if (p) {
-                Bp = p;
-                ldp = 32;
+    /* K blocks outside (A's block stays in L2), then column panels (B's panel in L1), then
+     * row tiles; K = 0 still makes one pass, which stores the zeros */
+    for (int pc = 0; pc < K || (K == 0 && pc == 0); pc += NN_KC) {
+        const int kc = K - pc < NN_KC ? K - pc : NN_KC;
+        const float *Ap = kc > 0 ? pack_a(M, kc, A + (size_t)pc * csa, rsa, csa) : NULL;
+        for (int j = 0; j < N; j += 32) {
+            const __mmask16 m0 = lanes(N - j), m1 = lanes(N - j - 16);
+            const float *Bp = B + (size_t)pc * ldb + j;
+            int ldp = ldb;
+            /* worth it when several row tiles reuse a long panel (W1's BP4 has K = 10: no) */
+            if (M > NN_MR && kc >= 32) {
+                const float *p = pack_panel(kc, Bp, ldb, m0, m1);
+                if (p) {
+                    Bp = p;
+                    ldp = 32;
+                }
+            }
+            for (int i = 0; i < M; i += NN_MR) {
+                const int mr = M - i < NN_MR ? M - i : NN_MR;
+                float *c = C + (size_t)i * ldc + j;
+                if (Ap)
+                    NN_TILES[mr - 1](kc, Ap + (size_t)(i / NN_MR) * (size_t)kc * NN_MR, 1, NN_MR,
+                                     Bp, ldp, c, ldc, m0, m1, pc > 0);
+                else
+                    NN_TILES[mr - 1](kc, A + (size_t)i * rsa + (size_t)pc * csa, rsa, csa, Bp, ldp,
+                                     c, ldc, m0, m1, pc > 0);
             }
         }
-        for (int i = 0; i < M; i += NN_MR) {
-            const int mr = M - i < NN_MR ? M - i : NN_MR;
-            NN_TILES[mr - 1](K, A + (size_t)i * rsa, rsa, csa, Bp, ldp, C + (size_t)i * ldc + j,
-                             ldc, m0, m1);
+    }
+}
+
+/* A K block of 32 rows of B, transposed into a [k][32] panel with gathers: C = A Bᵀ then runs
+ * on the nn tiles. */
+PP_AVX512 static const float *pack_panel_t(int kc, const float *B, int ldb, int rows)
+{
+    float *p = grow(&panel, &panel_cap, (size_t)kc * 32);
+    if (!p) return NULL;
+    const __m512i idx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32(ldb));
+    const __mmask16 m0 = lanes(rows), m1 = lanes(rows - 16);
+    const float *B16 = B + (size_t)16 * ldb;
+    for (int k = 0; k < kc; k++) {
+        _mm512_storeu_ps(p + (size_t)k * 32,
+                         _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, idx, B + k, 4));
+        _mm512_storeu_ps(p + (size_t)k * 32 + 16,
+                         m1 ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, idx, B16 + k, 4)
+                            : _mm512_setzero_ps());
+    }
+    return p;
+}
+
+/* C = A Bᵀ. Long products run as A·(Bᵀ) on the nn tiles with both operands packed, about 1.6×
+ * the dot-product tiles on W3's layers; short ones (W1: 784 × 30) keep the dot products, whose
+ * packing-free start matters more. The choice depends on N and K only, never on M, so a row's
+ * result does not depend on how many rows share the call. */
+PP_AVX512 void pp_mm_nt_avx512(int M, int N, int K, const float *A, int lda, const float *B,
+                               int ldb, float *C, int ldc)
+{
+    /* (the panel is 32 KiB: only a process out of memory takes the dot tiles here for that) */
+    if (N < 64 || K < 128 || (long)ldb * 15 > 0x7fffffffL ||
+        !grow(&panel, &panel_cap, (size_t)NN_KC * 32)) {
+        nt_dot(M, N, K, A, lda, B, ldb, C, ldc);
+        return;
+    }
+    for (int pc = 0; pc < K; pc += NN_KC) {
+        const int kc = K - pc < NN_KC ? K - pc : NN_KC;
+        const float *Ap = pack_a(M, kc, A + pc, lda, 1);
+        for (int j = 0; j < N; j += 32) {
+            const __mmask16 m0 = lanes(N - j), m1 = lanes(N - j - 16);
+            const float *Bp = pack_panel_t(kc, B + (size_t)j * ldb + pc, ldb, N - j);
+            for (int i = 0; i < M; i += NN_MR) {
+                const int mr = M - i < NN_MR ? M - i : NN_MR;
+                float *c = C + (size_t)i * ldc + j;
+                const float *a =
+                    Ap ? Ap + (size_t)(i / NN_MR) * (size_t)kc * NN_MR : A + (size_t)i * lda + pc;
+                NN_TILES[mr - 1](kc, a, Ap ? 1 : lda, Ap ? NN_MR : 1, Bp, 32, c, ldc, m0, m1,
+                                 pc > 0);
+            }
         }
     }
 }
