@@ -25,9 +25,11 @@ extern "C" {
 
 typedef struct pp_exact {
     int threads;
+    int sliced; /* threads share one part/acc, each owning a slice of every layer's units
+                   (needs kernels whose elements ignore the product's shape: AVX-512) */
     size_t nparams;
-    pp_real *part; /* (threads, nparams) per-thread block partials */
-    int64_t *acc;  /* (threads, nparams) per-thread fixed-point sums; acc[0…P) the result */
+    pp_real *part; /* (threads or 1, nparams) block partials */
+    int64_t *acc;  /* (threads or 1, nparams) fixed-point sums; acc[0…P) the result */
     int nmax;      /* number of maxima: 2·L */
     double maxes[2 * PP_MAX_LAYERS]; /* |Δˡ| at [l−1], |Aˡ⁻¹| at [L + l − 1] */
     int wshift[PP_MAX_LAYERS + 1];   /* ∇Wˡ = acc · 2^−wshift[l] */

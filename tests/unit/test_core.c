@@ -420,6 +420,29 @@ static void test_exact_mode(void)
             same &= eq;
         }
     (void)same;
+    {
+        /* large enough (m·P ≥ 7e5) that exact mode's threads split each layer's units (the
+         * sliced accumulation of AVX-512 builds) rather than the blocks */
+        const size_t big[3] = {300, 48, 7};
+        pp_arch B;
+        pp_arch_init(&B, 2, big, PP_ACT_RELU, PP_ACT_SOFTMAX, PP_COST_LOG_LIKELIHOOD);
+        pp_real *pb = malloc(B.nparams * sizeof *pb), *h0 = malloc(B.nparams * sizeof *h0),
+                *h = malloc(B.nparams * sizeof *h);
+        pp_net_init_params(&B, PP_INIT_NORMALIZED, 5, pb);
+        pp_data xb;
+        make_data(&xb, n, big[0], big[2], PP_COST_LOG_LIKELIHOOD, 23);
+        exact_grad(&B, pb, &xb, ids, n, 1, 1, h0);
+        for (int R = 1; R <= 3; R++)
+            for (int T = 1; T <= 3; T++) {
+                exact_grad(&B, pb, &xb, ids, n, R, T, h);
+                CHECK(memcmp(h, h0, B.nparams * sizeof *h) == 0,
+                      "exact gradient (300-48-7) differs at R=%d T=%d", R, T);
+            }
+        free(pb);
+        free(h0);
+        free(h);
+        pp_data_free(&xb);
+    }
     /* precision: against a float64 sum of the same per-sample float32 terms. The documented
      * bound (docs/REPRODUCIBILITY.md): |exact − ref| ≤ u·|ref| + (B−1)·u·Σ|terms| with u = 2⁻²⁴
      * and B = PP_EXACT_BLOCK, plus the fixed-point quantum (⌈n/B⌉ · ½ · 2^−shift, shift ≈ 61 −
