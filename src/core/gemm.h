@@ -9,7 +9,8 @@
  * Otherwise, and in double builds, they call the CBLAS.
  *
  * The AVX-512 kernels give every element of C a result that depends only on its own row of A,
- * its own column of B and K, not on M, N or where the element sits (unit-tested). OpenBLAS does
+ * its own column of B and K, not on N or where the element sits, and on M only in that A Bᵀ
+ * changes tiles at 32 rows (unit-tested). OpenBLAS does
  * not (its blocking depends on M); exact mode needs neither, because its products always see the
  * same fixed 64-sample blocks, but the property keeps the kernels free of such surprises. */
 #ifndef PARAPROP_GEMM_H

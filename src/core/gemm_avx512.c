@@ -29,6 +29,7 @@ enum {
     NT_JB = 64,   /* rows of B per cache block: 64 × 4 KiB in L2 */
     NN_MR = 12,   /* rows per nn tile (the accumulators below are written out for 12) */
     NN_KC = 256,  /* K block of nn: A's block (M × 256) in L2, B's panel (256 × 32) in L1 */
+    NT_PACKED_ROWS = 32, /* A Bᵀ with at least this many rows runs packed on the nn tiles */
 };
 
 /* Accumulators are named variables, not arrays: GCC 12 kept arrays of __m512 in memory and
@@ -83,9 +84,10 @@ PP_TILE void nt_tile(const int mr, const int nr, int kc, const float *A, int lda
     }
     NT_STORE(0, 0)
     NT_STORE(0, 1)
-    NT_STORE(0, 2) NT_STORE(0, 3) NT_STORE(1, 0) NT_STORE(1, 1) NT_STORE(1, 2) NT_STORE(1, 3)
-        NT_STORE(2, 0) NT_STORE(2, 1) NT_STORE(2, 2) NT_STORE(2, 3) NT_STORE(3, 0) NT_STORE(3, 1)
-            NT_STORE(3, 2) NT_STORE(3, 3)
+    NT_STORE(0, 2)
+    NT_STORE(0, 3) NT_STORE(1, 0) NT_STORE(1, 1) NT_STORE(1, 2) NT_STORE(1, 3) NT_STORE(2, 0)
+        NT_STORE(2, 1) NT_STORE(2, 2) NT_STORE(2, 3) NT_STORE(3, 0) NT_STORE(3, 1) NT_STORE(3, 2)
+            NT_STORE(3, 3)
 }
 
 /* The tile shapes as separate functions, so that each one's loops unroll into registers. */
@@ -174,19 +176,22 @@ PP_TILE void nn_tile(const int mr, int kc, const float *A, int ars, int acs, con
     __m512 c1_0 = c0_0, c1_1 = c0_0, c1_2 = c0_0, c1_3 = c0_0, c1_4 = c0_0, c1_5 = c0_0,
            c1_6 = c0_0, c1_7 = c0_0, c1_8 = c0_0, c1_9 = c0_0, c1_10 = c0_0, c1_11 = c0_0;
     NN_LOAD(0)
-    NN_LOAD(1) NN_LOAD(2) NN_LOAD(3) NN_LOAD(4) NN_LOAD(5) NN_LOAD(6) NN_LOAD(7) NN_LOAD(8)
-        NN_LOAD(9) NN_LOAD(10) NN_LOAD(11) for (int k = 0; k < kc; k++)
+    NN_LOAD(1)
+    NN_LOAD(2) NN_LOAD(3) NN_LOAD(4) NN_LOAD(5) NN_LOAD(6) NN_LOAD(7) NN_LOAD(8) NN_LOAD(9)
+        NN_LOAD(10) NN_LOAD(11) for (int k = 0; k < kc; k++)
     {
         const float *b = B + (size_t)k * ldb;
         const __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
         const float *a = A + (size_t)k * acs;
         NN_ROW(0)
-        NN_ROW(1) NN_ROW(2) NN_ROW(3) NN_ROW(4) NN_ROW(5) NN_ROW(6) NN_ROW(7) NN_ROW(8) NN_ROW(9)
-            NN_ROW(10) NN_ROW(11)
+        NN_ROW(1)
+        NN_ROW(2) NN_ROW(3) NN_ROW(4) NN_ROW(5) NN_ROW(6) NN_ROW(7) NN_ROW(8) NN_ROW(9) NN_ROW(10)
+            NN_ROW(11)
     }
     NN_STORE(0)
-    NN_STORE(1) NN_STORE(2) NN_STORE(3) NN_STORE(4) NN_STORE(5) NN_STORE(6) NN_STORE(7) NN_STORE(8)
-        NN_STORE(9) NN_STORE(10) NN_STORE(11)
+    NN_STORE(1)
+    NN_STORE(2) NN_STORE(3) NN_STORE(4) NN_STORE(5) NN_STORE(6) NN_STORE(7) NN_STORE(8) NN_STORE(9)
+        NN_STORE(10) NN_STORE(11)
 }
 
 #define NN_SHAPE(MR)                                                                               \
@@ -324,15 +329,16 @@ PP_AVX512 static const float *pack_panel_t(int kc, const float *B, int ldb, int 
     return p;
 }
 
-/* C = A Bᵀ. Long products run as A·(Bᵀ) on the nn tiles with both operands packed, about 1.6×
- * the dot-product tiles on W3's layers; short ones (W1: 784 × 30) keep the dot products, whose
- * packing-free start matters more. The choice depends on N and K only, never on M, so a row's
- * result does not depend on how many rows share the call. */
+/* C = A Bᵀ. Long products with enough rows run as A·(Bᵀ) on the nn tiles with both operands
+ * packed, about 1.6× the dot-product tiles on W3's layers; the transposition of B costs about as
+ * much as 30 rows gain, so fewer rows (the main job's 5 per rank) and short products (W1:
+ * 784 × 30) keep the dot products. Within either choice a row's result does not depend on the
+ * other rows; the choice itself depends on M only through M ≥ NT_PACKED_ROWS. */
 PP_AVX512 void pp_mm_nt_avx512(int M, int N, int K, const float *A, int lda, const float *B,
                                int ldb, float *C, int ldc)
 {
     /* (the panel is 32 KiB: only a process out of memory takes the dot tiles here for that) */
-    if (N < 64 || K < 128 || (long)ldb * 15 > 0x7fffffffL ||
+    if (M < NT_PACKED_ROWS || N < 64 || K < 128 || (long)ldb * 15 > 0x7fffffffL ||
         !grow(&panel, &panel_cap, (size_t)NN_KC * 32)) {
         nt_dot(M, N, K, A, lda, B, ldb, C, ldc);
         return;
