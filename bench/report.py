@@ -47,25 +47,26 @@ def fmt(x, nd=0):
     return "{:,.{}f}".format(x, nd)
 
 
+def best_per_thread(path):
+    """{threads: best record}, {threads: all records} of a GEMM ceiling file."""
+    best, every = {}, {}
+    for r in read_jsonl(path):
+        t = int(r["threads"])
+        every.setdefault(t, []).append(r)
+        if t not in best or r["gflops"] > best[t]["gflops"]:
+            best[t] = r
+    return best, every
+
+
 def main():
     if len(sys.argv) != 2:
         sys.stderr.write("usage: report.py DIR\n")
         return 2
     d = sys.argv[1]
-    # best rate per thread count over the measurements (start and end of the run)
-    sgemm, sgemm_all = {}, {}
-    for r in read_jsonl(os.path.join(d, "sgemm.jsonl")):
-        t = int(r["threads"])
-        sgemm_all.setdefault(t, []).append(r)
-        if t not in sgemm or r["gflops"] > sgemm[t]["gflops"]:
-            sgemm[t] = r
-    # paraprop's own kernels on the same product (bench/ppgemm.c), when measured
-    ppgemm, ppgemm_all = {}, {}
-    for r in read_jsonl(os.path.join(d, "ppgemm.jsonl")):
-        t = int(r["threads"])
-        ppgemm_all.setdefault(t, []).append(r)
-        if t not in ppgemm or r["gflops"] > ppgemm[t]["gflops"]:
-            ppgemm[t] = r
+    # best rate per thread count over the measurements (start and end of the run): OpenBLAS's
+    # sgemm, and paraprop's own kernels on the same product (bench/ppgemm.c) when measured
+    sgemm, sgemm_all = best_per_thread(os.path.join(d, "sgemm.jsonl"))
+    ppgemm, ppgemm_all = best_per_thread(os.path.join(d, "ppgemm.jsonl"))
     env = {}
     if os.path.exists(os.path.join(d, "env.json")):
         with open(os.path.join(d, "env.json")) as f:
@@ -134,23 +135,22 @@ def main():
         if env.get("paraprop"):
             lines.append("- paraprop: `%s` (version %s, git %s)"
                          % (env["paraprop"], pp_version, env.get("paraprop_git")))
-    for t in sorted(sgemm):
-        s = sgemm[t]
-        each = "; ".join("%s: best %.1f, median %.1f"
-                         % (m.get("phase", "run"), m["gflops"], m.get("gflops_median", m["gflops"]))
-                         for m in sgemm_all[t])
-        lines.append("- sgemm ceiling, %d thread%s: **%.1f GFLOP/s** (%s; cblas_sgemm %d², %s)"
-                     % (t, "" if t == 1 else "s", s["gflops"], each,
-                        s.get("n", 2048), s.get("blas", "OpenBLAS")))
-    for t in sorted(ppgemm):
-        s = ppgemm[t]
-        each = "; ".join("%s: best %.1f, median %.1f"
-                         % (m.get("phase", "run"), m["gflops"], m.get("gflops_median", m["gflops"]))
-                         for m in ppgemm_all[t])
-        lines.append("- paraprop-kernel ceiling, %d thread%s: **%.1f GFLOP/s** (%s; the same "
-                     "%d² product with paraprop's %s kernels, bench/ppgemm.c)"
-                     % (t, "" if t == 1 else "s", s["gflops"], each, s.get("n", 2048),
-                        s.get("kernels", "?")))
+    ceilings = (
+        (sgemm, sgemm_all, "sgemm ceiling",
+         lambda s: "cblas_sgemm %d², %s" % (s.get("n", 2048), s.get("blas", "OpenBLAS"))),
+        (ppgemm, ppgemm_all, "paraprop-kernel ceiling",
+         lambda s: "the same %d² product with paraprop's %s kernels, bench/ppgemm.c"
+         % (s.get("n", 2048), s.get("kernels", "?"))),
+    )
+    for best, every, title, what in ceilings:
+        for t in sorted(best):
+            s = best[t]
+            each = "; ".join("%s: best %.1f, median %.1f"
+                             % (m.get("phase", "run"), m["gflops"],
+                                m.get("gflops_median", m["gflops"]))
+                             for m in every[t])
+            lines.append("- %s, %d thread%s: **%.1f GFLOP/s** (%s; %s)"
+                         % (title, t, "" if t == 1 else "s", s["gflops"], each, what(s)))
     lines.append("")
     lines.append("| workload | contender | ranks×threads | samples/s | spread | GFLOP/s "
                  "| % of sgemm | % of own GEMM | paraprop / best peer |")

@@ -24,6 +24,9 @@ typedef struct pp_optim {
 void pp_optim_step(const pp_arch *a, const pp_optim *o, pp_real *params, pp_real *vel,
                    const pp_real *gsum, size_t n, int threads);
 
+/* max |v[i]| (NaN if any value is NaN, +Inf if any is infinite and none is NaN). */
+double pp_absmax(const pp_real *v, size_t n);
+
 /* 1 if every value is finite (no NaN, no ±Inf). */
 int pp_all_finite(const pp_real *v, size_t n);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clones.h"
+#include "paraprop/optim.h"
 #include "gemm.h"
 
 pp_status pp_exact_init(pp_exact *ex, const pp_arch *a, int threads)
@@ -48,30 +49,6 @@ void pp_exact_shard(size_t n, int rank, int nranks, size_t *lo, size_t *hi)
     *hi = b1 * PP_EXACT_BLOCK < n ? b1 * PP_EXACT_BLOCK : n;
 }
 
-/* max |v[i]| through the bits: with the sign cleared, IEEE values order like unsigned integers
- * (finite < Inf < NaN), so an integer max vectorises, equals the float max exactly, and lets a
- * NaN win so that it is reported, not hidden. */
-PP_CLONES static double absmax(const pp_real *v, size_t len)
-{
-#if PP_DOUBLE
-    typedef uint64_t bits_t;
-    const bits_t magnitude = 0x7fffffffffffffffull;
-#else
-    typedef uint32_t bits_t;
-    const bits_t magnitude = 0x7fffffffu;
-#endif
-    bits_t m = 0;
-    for (size_t i = 0; i < len; i++) {
-        bits_t b;
-        memcpy(&b, &v[i], sizeof b);
-        b &= magnitude;
-        m = b > m ? b : m;
-    }
-    pp_real r;
-    memcpy(&r, &m, sizeof r);
-    return (double)r;
-}
-
 double pp_exact_forward_backward(pp_exact *ex, const pp_arch *a, const pp_real *params,
                                  const pp_data *x, const uint32_t *ids, size_t m, pp_workspace *ws,
                                  pp_batch_times *times)
@@ -98,8 +75,8 @@ double pp_exact_forward_backward(pp_exact *ex, const pp_arch *a, const pp_real *
             pp_net_forward(a, params, ws, r0, r1);
             cost_t[t] += pp_net_backward(a, params, ws, r0, r1);
             for (int l = 1; l <= L; l++) {
-                double md = absmax(ws->delta[l] + r0 * a->n[l], (r1 - r0) * a->n[l]);
-                double ma = absmax(ws->act[l - 1] + r0 * a->n[l - 1], (r1 - r0) * a->n[l - 1]);
+                double md = pp_absmax(ws->delta[l] + r0 * a->n[l], (r1 - r0) * a->n[l]);
+                double ma = pp_absmax(ws->act[l - 1] + r0 * a->n[l - 1], (r1 - r0) * a->n[l - 1]);
                 if (!(md <= tmax[t][l - 1])) tmax[t][l - 1] = md;
                 if (!(ma <= tmax[t][L + l - 1])) tmax[t][L + l - 1] = ma;
             }

@@ -1,6 +1,7 @@
 /* SGD, L2 and momentum over the flat parameter buffer. */
 #include "paraprop/optim.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -53,23 +54,31 @@ void pp_optim_step(const pp_arch *a, const pp_optim *o, pp_real *params, pp_real
     }
 }
 
-/* The largest exponent field over the buffer: an integer max that vectorises (isfinite per
- * element with a branch does not). */
-PP_CLONES int pp_all_finite(const pp_real *v, size_t n)
+/* max |v[i]| through the bits: with the sign cleared, IEEE values order like unsigned integers
+ * (finite < Inf < NaN), so an integer max vectorises, equals the float max exactly, and lets a
+ * NaN win so that it is reported, not hidden. */
+PP_CLONES double pp_absmax(const pp_real *v, size_t n)
 {
 #if PP_DOUBLE
     typedef uint64_t bits_t;
-    const bits_t mask = 0x7ff0000000000000ull;
+    const bits_t magnitude = 0x7fffffffffffffffull;
 #else
     typedef uint32_t bits_t;
-    const bits_t mask = 0x7f800000u;
+    const bits_t magnitude = 0x7fffffffu;
 #endif
     bits_t m = 0;
     for (size_t i = 0; i < n; i++) {
         bits_t b;
         memcpy(&b, &v[i], sizeof b);
-        b &= mask;
+        b &= magnitude;
         m = b > m ? b : m;
     }
-    return m != mask;
+    pp_real r;
+    memcpy(&r, &m, sizeof r);
+    return (double)r;
+}
+
+int pp_all_finite(const pp_real *v, size_t n)
+{
+    return isfinite(pp_absmax(v, n));
 }
