@@ -12,51 +12,20 @@
 #include <string.h>
 
 #include "gemm.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "gemm_bench.h"
 
 int main(int argc, char **argv)
 {
-    int n = 2048, reps = 5, threads[16], nthreads = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--n") == 0 && i + 1 < argc)
-            n = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
-            reps = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--threads") == 0)
-            while (i + 1 < argc && argv[i + 1][0] != '-' && nthreads < 16)
-                threads[nthreads++] = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: ppgemm [--n N] [--reps R] [--threads T ...]\n");
-            return 2;
-        }
-    }
-    if (nthreads == 0) threads[nthreads++] = 1;
-    if (n <= 0 || reps <= 0) {
-        fprintf(stderr, "ppgemm: bad --n/--reps\n");
-        return 2;
-    }
-    size_t nn = (size_t)n * (size_t)n;
-    float *a = malloc(nn * sizeof *a), *b = malloc(nn * sizeof *b), *c = malloc(nn * sizeof *c);
-    double *t = malloc((size_t)reps * sizeof *t);
-    if (!a || !b || !c || !t) {
-        fprintf(stderr, "ppgemm: out of memory\n");
-        return 1;
-    }
-    unsigned s = 12345u;
-    for (size_t i = 0; i < nn; ++i) {
-        s = s * 1664525u + 1013904223u;
-        a[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
-        s = s * 1664525u + 1013904223u;
-        b[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
-    }
+    gemm_bench g;
+    int rc = gemm_bench_init(&g, argc, argv, 5);
+    if (rc) return rc;
+    const int n = g.n, reps = g.reps;
+    const size_t nn = (size_t)n * (size_t)n;
+    float *a = g.a, *b = g.b, *c = g.c;
+    double *t = g.t;
     const double flop = 2.0 * (double)n * (double)n * (double)n;
-    for (int k = 0; k < nthreads; ++k) {
-        const int T = threads[k];
+    for (int k = 0; k < g.nthreads; ++k) {
+        const int T = g.threads[k];
         for (int r = -1; r < reps; ++r) { /* r = -1: warm-up */
             double t0 = omp_get_wtime();
 #pragma omp parallel num_threads(T)
@@ -74,9 +43,6 @@ int main(int argc, char **argv)
                pp_mm_kernels());
         fflush(stdout);
     }
-    free(a);
-    free(b);
-    free(c);
-    free(t);
+    gemm_bench_free(&g);
     return 0;
 }

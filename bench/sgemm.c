@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "gemm_bench.h"
+
 /* Declared in OpenBLAS's cblas.h; repeated here in case another cblas.h wins. */
 extern void openblas_set_num_threads(int num_threads);
 extern char *openblas_get_config(void);
@@ -28,62 +30,20 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
-    int n = 2048, reps = 7;
-    int threads[16];
-    int nthreads = 0;
-    for (int i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--n") && i + 1 < argc) {
-            n = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
-            reps = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            while (i + 1 < argc && argv[i + 1][0] != '-' && nthreads < 16)
-                threads[nthreads++] = atoi(argv[++i]);
-        } else {
-            fprintf(stderr, "usage: %s [--n N] [--reps R] [--threads T ...]\n", argv[0]);
-            return 2;
-        }
-    }
-    if (nthreads == 0) {
-        threads[0] = 1;
-        threads[1] = 2;
-        nthreads = 2;
-    }
-    if (n <= 0 || reps <= 0) {
-        fprintf(stderr, "sgemm: bad --n/--reps\n");
-        return 2;
-    }
-
-    size_t nn = (size_t)n * (size_t)n;
-    float *a = malloc(nn * sizeof *a);
-    float *b = malloc(nn * sizeof *b);
-    float *c = malloc(nn * sizeof *c);
-    double *t = malloc((size_t)reps * sizeof *t);
-    if (!a || !b || !c || !t) {
-        fprintf(stderr, "sgemm: out of memory\n");
-        return 1;
-    }
-    unsigned s = 12345u;
-    for (size_t i = 0; i < nn; ++i) {
-        s = s * 1664525u + 1013904223u;
-        a[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
-        s = s * 1664525u + 1013904223u;
-        b[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
-        c[i] = 0.0f;
-    }
+    gemm_bench g;
+    int rc = gemm_bench_init(&g, argc, argv, 7);
+    if (rc) return rc;
+    const int n = g.n, reps = g.reps;
+    const size_t nn = (size_t)n * (size_t)n;
+    float *a = g.a, *b = g.b, *c = g.c;
+    double *t = g.t;
 
     const char *cfg = openblas_get_config();
     double flop = 2.0 * (double)n * (double)n * (double)n;
-    for (int k = 0; k < nthreads; ++k) {
-        openblas_set_num_threads(threads[k]);
+    for (int k = 0; k < g.nthreads; ++k) {
+        openblas_set_num_threads(g.threads[k]);
         /* warm-up: spins up the thread pool and touches all pages */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
                     n);
@@ -98,12 +58,9 @@ int main(int argc, char **argv)
         double med = flop / t[reps / 2] / 1e9;
         printf("{\"threads\":%d,\"n\":%d,\"reps\":%d,\"gflops\":%.2f,\"gflops_median\":%.2f,"
                "\"checksum\":%.6g,\"blas\":\"%s\"}\n",
-               threads[k], n, reps, best, med, (double)c[nn / 2 + 7], cfg ? cfg : "");
+               g.threads[k], n, reps, best, med, (double)c[nn / 2 + 7], cfg ? cfg : "");
         fflush(stdout);
     }
-    free(a);
-    free(b);
-    free(c);
-    free(t);
+    gemm_bench_free(&g);
     return 0;
 }
