@@ -36,30 +36,34 @@ enum {
  * stored every accumulator on every step. Rows/columns beyond mr/nr are dropped at compile time
  * (mr and nr are constants in each instantiation below). */
 #define NT_FMA_ROW(i)                                                                              \
-    if (i < mr) {                                                                                  \
-        const __m512 a = ld(m, A + (size_t)i * lda + k);                                           \
-        if (0 < nr) acc##i##0 = _mm512_fmadd_ps(a, b0, acc##i##0);                                 \
-        if (1 < nr) acc##i##1 = _mm512_fmadd_ps(a, b1, acc##i##1);                                 \
-        if (2 < nr) acc##i##2 = _mm512_fmadd_ps(a, b2, acc##i##2);                                 \
-        if (3 < nr) acc##i##3 = _mm512_fmadd_ps(a, b3, acc##i##3);                                 \
-    }
+    do {                                                                                           \
+        if (i < mr) {                                                                              \
+            const __m512 a = ld(m, A + (size_t)i * lda + k);                                       \
+            if (0 < nr) acc##i##0 = _mm512_fmadd_ps(a, b0, acc##i##0);                             \
+            if (1 < nr) acc##i##1 = _mm512_fmadd_ps(a, b1, acc##i##1);                             \
+            if (2 < nr) acc##i##2 = _mm512_fmadd_ps(a, b2, acc##i##2);                             \
+            if (3 < nr) acc##i##3 = _mm512_fmadd_ps(a, b3, acc##i##3);                             \
+        }                                                                                          \
+    } while (0)
 #define NT_STEP()                                                                                  \
     do {                                                                                           \
         const __m512 b0 = ld(m, B + k);                                                            \
         const __m512 b1 = 1 < nr ? ld(m, B + (size_t)ldb + k) : b0;                                \
         const __m512 b2 = 2 < nr ? ld(m, B + (size_t)2 * ldb + k) : b0;                            \
         const __m512 b3 = 3 < nr ? ld(m, B + (size_t)3 * ldb + k) : b0;                            \
-        NT_FMA_ROW(0)                                                                              \
-        NT_FMA_ROW(1)                                                                              \
-        NT_FMA_ROW(2)                                                                              \
-        NT_FMA_ROW(3)                                                                              \
+        NT_FMA_ROW(0);                                                                             \
+        NT_FMA_ROW(1);                                                                             \
+        NT_FMA_ROW(2);                                                                             \
+        NT_FMA_ROW(3);                                                                             \
     } while (0)
 #define NT_STORE(i, j)                                                                             \
-    if (i < mr && j < nr) {                                                                        \
-        const float s = _mm512_reduce_add_ps(acc##i##j);                                           \
-        float *c = C + (size_t)i * ldc + j;                                                        \
-        *c = first ? s : *c + s;                                                                   \
-    }
+    do {                                                                                           \
+        if (i < mr && j < nr) {                                                                    \
+            const float s = _mm512_reduce_add_ps(acc##i##j);                                       \
+            float *c = C + (size_t)i * ldc + j;                                                    \
+            *c = first ? s : *c + s;                                                               \
+        }                                                                                          \
+    } while (0)
 
 PP_TILE __m512 ld(__mmask16 m, const float *p)
 {
@@ -82,12 +86,22 @@ PP_TILE void nt_tile(const int mr, const int nr, int kc, const float *A, int lda
         const __mmask16 m = (__mmask16)((1u << (kc - k)) - 1u);
         NT_STEP();
     }
-    NT_STORE(0, 0)
-    NT_STORE(0, 1)
-    NT_STORE(0, 2)
-    NT_STORE(0, 3) NT_STORE(1, 0) NT_STORE(1, 1) NT_STORE(1, 2) NT_STORE(1, 3) NT_STORE(2, 0)
-        NT_STORE(2, 1) NT_STORE(2, 2) NT_STORE(2, 3) NT_STORE(3, 0) NT_STORE(3, 1) NT_STORE(3, 2)
-            NT_STORE(3, 3)
+    NT_STORE(0, 0);
+    NT_STORE(0, 1);
+    NT_STORE(0, 2);
+    NT_STORE(0, 3);
+    NT_STORE(1, 0);
+    NT_STORE(1, 1);
+    NT_STORE(1, 2);
+    NT_STORE(1, 3);
+    NT_STORE(2, 0);
+    NT_STORE(2, 1);
+    NT_STORE(2, 2);
+    NT_STORE(2, 3);
+    NT_STORE(3, 0);
+    NT_STORE(3, 1);
+    NT_STORE(3, 2);
+    NT_STORE(3, 3);
 }
 
 /* The tile shapes as separate functions, so that each one's loops unroll into registers. */
@@ -148,21 +162,27 @@ PP_AVX512 static void nt_dot(int M, int N, int K, const float *A, int lda, const
 }
 
 #define NN_ROW(i)                                                                                  \
-    if (i < mr) {                                                                                  \
-        const __m512 ai = _mm512_set1_ps(a[(size_t)i * ars]);                                      \
-        c0_##i = _mm512_fmadd_ps(ai, b0, c0_##i);                                                  \
-        c1_##i = _mm512_fmadd_ps(ai, b1, c1_##i);                                                  \
-    }
+    do {                                                                                           \
+        if (i < mr) {                                                                              \
+            const __m512 ai = _mm512_set1_ps(a[(size_t)i * ars]);                                  \
+            c0_##i = _mm512_fmadd_ps(ai, b0, c0_##i);                                              \
+            c1_##i = _mm512_fmadd_ps(ai, b1, c1_##i);                                              \
+        }                                                                                          \
+    } while (0)
 #define NN_LOAD(i)                                                                                 \
-    if (i < mr && accumulate) {                                                                    \
-        c0_##i = _mm512_maskz_loadu_ps(m0, C + (size_t)i * ldc);                                   \
-        c1_##i = _mm512_maskz_loadu_ps(m1, C + (size_t)i * ldc + 16);                              \
-    }
+    do {                                                                                           \
+        if (i < mr && accumulate) {                                                                \
+            c0_##i = _mm512_maskz_loadu_ps(m0, C + (size_t)i * ldc);                               \
+            c1_##i = _mm512_maskz_loadu_ps(m1, C + (size_t)i * ldc + 16);                          \
+        }                                                                                          \
+    } while (0)
 #define NN_STORE(i)                                                                                \
-    if (i < mr) {                                                                                  \
-        _mm512_mask_storeu_ps(C + (size_t)i * ldc, m0, c0_##i);                                    \
-        _mm512_mask_storeu_ps(C + (size_t)i * ldc + 16, m1, c1_##i);                               \
-    }
+    do {                                                                                           \
+        if (i < mr) {                                                                              \
+            _mm512_mask_storeu_ps(C + (size_t)i * ldc, m0, c0_##i);                                \
+            _mm512_mask_storeu_ps(C + (size_t)i * ldc + 16, m1, c1_##i);                           \
+        }                                                                                          \
+    } while (0)
 
 /* C (mr × 32, masked) = [C +] A B over kc steps; A(i,k) = A[i·ars + k·acs] (packed: ars = 1,
  * acs = 12). With accumulate the FMA chain continues from C, so a product split into K blocks
@@ -175,23 +195,47 @@ PP_TILE void nn_tile(const int mr, int kc, const float *A, int ars, int acs, con
            c0_11 = c0_0;
     __m512 c1_0 = c0_0, c1_1 = c0_0, c1_2 = c0_0, c1_3 = c0_0, c1_4 = c0_0, c1_5 = c0_0,
            c1_6 = c0_0, c1_7 = c0_0, c1_8 = c0_0, c1_9 = c0_0, c1_10 = c0_0, c1_11 = c0_0;
-    NN_LOAD(0)
-    NN_LOAD(1)
-    NN_LOAD(2) NN_LOAD(3) NN_LOAD(4) NN_LOAD(5) NN_LOAD(6) NN_LOAD(7) NN_LOAD(8) NN_LOAD(9)
-        NN_LOAD(10) NN_LOAD(11) for (int k = 0; k < kc; k++)
-    {
+    NN_LOAD(0);
+    NN_LOAD(1);
+    NN_LOAD(2);
+    NN_LOAD(3);
+    NN_LOAD(4);
+    NN_LOAD(5);
+    NN_LOAD(6);
+    NN_LOAD(7);
+    NN_LOAD(8);
+    NN_LOAD(9);
+    NN_LOAD(10);
+    NN_LOAD(11);
+    for (int k = 0; k < kc; k++) {
         const float *b = B + (size_t)k * ldb;
         const __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
         const float *a = A + (size_t)k * acs;
-        NN_ROW(0)
-        NN_ROW(1)
-        NN_ROW(2) NN_ROW(3) NN_ROW(4) NN_ROW(5) NN_ROW(6) NN_ROW(7) NN_ROW(8) NN_ROW(9) NN_ROW(10)
-            NN_ROW(11)
+        NN_ROW(0);
+        NN_ROW(1);
+        NN_ROW(2);
+        NN_ROW(3);
+        NN_ROW(4);
+        NN_ROW(5);
+        NN_ROW(6);
+        NN_ROW(7);
+        NN_ROW(8);
+        NN_ROW(9);
+        NN_ROW(10);
+        NN_ROW(11);
     }
-    NN_STORE(0)
-    NN_STORE(1)
-    NN_STORE(2) NN_STORE(3) NN_STORE(4) NN_STORE(5) NN_STORE(6) NN_STORE(7) NN_STORE(8) NN_STORE(9)
-        NN_STORE(10) NN_STORE(11)
+    NN_STORE(0);
+    NN_STORE(1);
+    NN_STORE(2);
+    NN_STORE(3);
+    NN_STORE(4);
+    NN_STORE(5);
+    NN_STORE(6);
+    NN_STORE(7);
+    NN_STORE(8);
+    NN_STORE(9);
+    NN_STORE(10);
+    NN_STORE(11);
 }
 
 #define NN_SHAPE(MR)                                                                               \

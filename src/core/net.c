@@ -156,8 +156,7 @@ double pp_cost_row(const pp_arch *a, const pp_real *z, const pp_real *act, const
         /* −[y ln σ(z) + (1−y) ln(1−σ(z))] = y·softplus(−z) + (1−y)·softplus(z)
          *                                  = softplus(z) − y·z   (softplus(−z) = softplus(z) − z):
          * one log1p and one exp per output instead of two each (the cost is only reported) */
-        for (size_t j = 0; j < n; j++)
-            c += softplus((double)z[j]) - (double)y[j] * (double)z[j];
+        for (size_t j = 0; j < n; j++) c += softplus((double)z[j]) - (double)y[j] * (double)z[j];
         break;
     case PP_COST_LOG_LIKELIHOOD: {
         /* −Σ yⱼ ln aⱼ with ln aⱼ = zⱼ − logsumexp(z) */
