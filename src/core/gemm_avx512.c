@@ -17,6 +17,7 @@
 #if PP_HAVE_AVX512_KERNELS
 
 #include <immintrin.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #define PP_AVX512 __attribute__((target("avx512f,fma")))
@@ -272,12 +273,53 @@ static __mmask16 lanes(int n)
  *          are a whole row of Δ (a page) apart, and every column panel reuses the copy;
  *   panel: a K block of 32 columns of B, contiguous — rows of B a page apart (ldb of 2048
  *          floats) defeat the prefetchers, and every row tile reuses the copy.
- * If an allocation fails the kernels read A and B in place: slower, same bits. */
-static _Thread_local float *apack, *panel;
-static _Thread_local size_t apack_cap, panel_cap;
+ * If an allocation fails the kernels read A and B in place: slower, same bits.
+ * The buffers hang on a pthread key whose destructor frees them when the thread ends (OpenMP
+ * teams come and go; a plain _Thread_local pointer leaked them, as LeakSanitizer showed). */
+typedef struct pack_bufs {
+    float *apack, *panel;
+    size_t apack_cap, panel_cap;
+} pack_bufs;
 
-static float *grow(float **buf, size_t *cap, size_t need)
+static pthread_key_t bufs_key;
+static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
+static int bufs_key_ok;
+
+static void free_bufs(void *p)
 {
+    pack_bufs *b = p;
+    free(b->apack);
+    free(b->panel);
+    free(b);
+}
+
+static void make_bufs_key(void)
+{
+    bufs_key_ok = pthread_key_create(&bufs_key, free_bufs) == 0;
+}
+
+static pack_bufs *thread_bufs(void)
+{
+    pthread_once(&bufs_once, make_bufs_key);
+    if (!bufs_key_ok) return NULL;
+    pack_bufs *b = pthread_getspecific(bufs_key);
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (b && pthread_setspecific(bufs_key, b) != 0) {
+            free(b);
+            b = NULL;
+        }
+    }
+    return b;
+}
+
+/* which: 0 = apack, 1 = panel */
+static float *grow(int which, size_t need)
+{
+    pack_bufs *b = thread_bufs();
+    if (!b) return NULL;
+    float **buf = which ? &b->panel : &b->apack;
+    size_t *cap = which ? &b->panel_cap : &b->apack_cap;
     if (need > *cap) {
         float *p = realloc(*buf, need * sizeof *p);
         if (!p) return NULL;
@@ -290,7 +332,7 @@ static float *grow(float **buf, size_t *cap, size_t need)
 PP_AVX512 static const float *pack_a(int M, int kc, const float *A, int rsa, int csa)
 {
     const int tiles = (M + NN_MR - 1) / NN_MR;
-    float *p = grow(&apack, &apack_cap, (size_t)tiles * (size_t)kc * NN_MR);
+    float *p = grow(0, (size_t)tiles * (size_t)kc * NN_MR);
     if (!p) return NULL;
     for (int t = 0; t < tiles; t++) {
         const int i0 = t * NN_MR, mr = M - i0 < NN_MR ? M - i0 : NN_MR;
@@ -308,7 +350,7 @@ PP_AVX512 static const float *pack_a(int M, int kc, const float *A, int rsa, int
 PP_AVX512 static const float *pack_panel(int kc, const float *B, int ldb, __mmask16 m0,
                                          __mmask16 m1)
 {
-    float *p = grow(&panel, &panel_cap, (size_t)kc * 32);
+    float *p = grow(1, (size_t)kc * 32);
     if (!p) return NULL;
     for (int k = 0; k < kc; k++) {
         const float *b = B + (size_t)k * ldb;
@@ -356,7 +398,7 @@ PP_AVX512 void pp_mm_nn_avx512(int M, int N, int K, const float *A, int rsa, int
  * on the nn tiles. */
 PP_AVX512 static const float *pack_panel_t(int kc, const float *B, int ldb, int rows)
 {
-    float *p = grow(&panel, &panel_cap, (size_t)kc * 32);
+    float *p = grow(1, (size_t)kc * 32);
     if (!p) return NULL;
     const __m512i idx =
         _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -383,7 +425,7 @@ PP_AVX512 void pp_mm_nt_avx512(int M, int N, int K, const float *A, int lda, con
 {
     /* (the panel is 32 KiB: only a process out of memory takes the dot tiles here for that) */
     if (M < NT_PACKED_ROWS || N < 64 || K < 128 || (long)ldb * 15 > 0x7fffffffL ||
-        !grow(&panel, &panel_cap, (size_t)NN_KC * 32)) {
+        !grow(1, (size_t)NN_KC * 32)) {
         nt_dot(M, N, K, A, lda, B, ldb, C, ldc);
         return;
     }
