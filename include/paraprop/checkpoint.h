@@ -29,6 +29,8 @@ typedef struct pp_checkpoint {
     uint64_t seed;
     int64_t epoch;          /* completed epochs */
     int64_t step;           /* completed steps within the epoch in progress */
+    int64_t global_step;    /* completed steps since the run began: epoch × steps/epoch + step;
+                               names, the Nsteps cadence and "newest" all go by it */
     int64_t samples_seen;   /* over the whole run */
     int64_t batch_size;     /* global minibatch */
     int64_t ranks, threads; /* informational */

@@ -23,6 +23,7 @@ enum {
 };
 
 enum { PP_EVERY_NONE = 0, PP_EVERY_STEPS = 1, PP_EVERY_EPOCHS = 2 };
+enum { PP_STOP_NONE = 0, PP_STOP_STEPS = 1, PP_STOP_SECONDS = 2 };
 
 typedef struct pp_config {
     char data[1024];
@@ -45,6 +46,8 @@ typedef struct pp_config {
     int64_t keep;
     char ckpt_dir[1024];
     char resume[1024];
+    int64_t stop_after; /* steps or seconds of this run (stop_unit), then checkpoint, exit 75 */
+    int stop_unit;
     int progress;          /* -1 auto (on a terminal), 0 off, 1 on */
     int64_t steps, warmup; /* bench */
     char json[1024];       /* bench output */
@@ -76,6 +79,9 @@ void pp_config_print_help(FILE *out, int cmd);
 
 /* Parses "N" or a unit suffix: "500steps", "1epoch", "2epochs"; "0" or "none" disables. */
 pp_status pp_config_parse_every(const char *s, int64_t *n, int *unit);
+
+/* Parses "500steps", "90s", "30m", "2h"; "0" or "none" disables. */
+pp_status pp_config_parse_stop(const char *s, int64_t *n, int *unit);
 
 /* Reads OMP_NUM_THREADS strictly: 0 if unset, a positive count, or PP_ERR_USAGE. */
 pp_status pp_config_env_threads(int64_t *out);

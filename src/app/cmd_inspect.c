@@ -61,8 +61,10 @@ int cmd_inspect(int argc, char **argv)
     for (int l = 0; l <= a->L; l++) printf("%s%zu", l ? "," : "", a->n[l]);
     printf("  hidden %s, output %s, cost %s, %zu parameters\n", pp_activation_name(a->hidden),
            pp_activation_name(a->output), pp_cost_name(a->cost), a->nparams);
-    printf("position: %lld epochs completed, step %lld of the next, %lld samples seen\n",
-           (long long)ck.epoch, (long long)ck.step, (long long)ck.samples_seen);
+    printf("position: %lld epochs completed, step %lld of the next, global step %lld, %lld "
+           "samples seen\n",
+           (long long)ck.epoch, (long long)ck.step, (long long)ck.global_step,
+           (long long)ck.samples_seen);
     printf("run: seed %llu, batch %lld, reduction %s, written with %lld rank(s) × %lld "
            "thread(s), %.1f s of training\n",
            (unsigned long long)ck.seed, (long long)ck.batch_size, ck.reduction, (long long)ck.ranks,

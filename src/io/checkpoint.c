@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,7 @@ static int write_file(const char *tmp, pp_checkpoint *ck)
     rc |= pp_h5_write_attr_i64(f, "seed", (int64_t)ck->seed);
     rc |= pp_h5_write_attr_i64(f, "epoch", ck->epoch);
     rc |= pp_h5_write_attr_i64(f, "step", ck->step);
+    rc |= pp_h5_write_attr_i64(f, "global_step", ck->global_step);
     rc |= pp_h5_write_attr_i64(f, "samples_seen", ck->samples_seen);
     rc |= pp_h5_write_attr_i64(f, "batch_size", ck->batch_size);
     rc |= pp_h5_write_attr_string(f, "reduction", ck->reduction);
@@ -292,6 +294,31 @@ static pp_status read_layers(hid_t f, const char *path, const char *group, const
     return pp_ok();
 }
 
+/* The global step, checked against the position it must equal. Checkpoints written before it
+ * was stored get it from that position. */
+static pp_status read_global_step(hid_t f, const char *path, pp_checkpoint *ck)
+{
+    int64_t per_epoch = 0;
+    if (ck->batch_size > 0 && ck->data_samples > 0)
+        per_epoch = (ck->data_samples + ck->batch_size - 1) / ck->batch_size;
+    if (ck->step > per_epoch || (per_epoch && ck->epoch > INT64_MAX / per_epoch - 1))
+        return pp_error(PP_ERR_INPUT, "%s: step %lld of an epoch of %lld steps is impossible", path,
+                        (long long)ck->step, (long long)per_epoch);
+    int64_t want = ck->epoch * per_epoch + ck->step;
+    if (H5Aexists(f, "global_step") <= 0) {
+        ck->global_step = want;
+        return pp_ok();
+    }
+    PP_TRY(pp_h5_attr_i64(f, "global_step", &ck->global_step, path));
+    if (ck->global_step != want)
+        return pp_error(PP_ERR_INPUT,
+                        "%s: global_step %lld disagrees with epoch %lld, step %lld at %lld steps "
+                        "per epoch: damaged file",
+                        path, (long long)ck->global_step, (long long)ck->epoch, (long long)ck->step,
+                        (long long)per_epoch);
+    return pp_ok();
+}
+
 static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
 {
     char fmt[64];
@@ -395,6 +422,7 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
     if (ck->epoch < 0 || ck->step < 0 || ck->samples_seen < 0 || ck->batch_size < 0 ||
         ck->loss_count < 0)
         return pp_error(PP_ERR_INPUT, "%s: negative epoch/step/samples_seen/batch_size", path);
+    PP_TRY(read_global_step(f, path, ck));
     char fp[65];
     pp_params_fingerprint(ck->params, ck->arch.nparams, fp);
     if (strcmp(fp, ck->fingerprint) != 0)

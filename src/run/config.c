@@ -21,6 +21,7 @@ typedef enum {
     T_ONOFF,
     T_RED,
     T_EVERY,
+    T_STOP,
     T_PROG
 } otype;
 
@@ -77,6 +78,10 @@ static const opt OPTS[] = {
     {"checkpoint-dir", T_STR, O(ckpt_dir), PP_CMD_TRAIN, "",
      "where checkpoints go (default RUN_DIR/checkpoints)", 0, 0},
     {"resume", T_STR, O(resume), PP_CMD_TRAIN, "", "resume from this checkpoint file", 0, 0},
+    {"stop-after", T_STOP, O(stop_after), PP_CMD_TRAIN, "none",
+     "Nsteps | Ns | Nm | Nh | none: after N steps or that much wall time of this run (counted "
+     "from its start or resume), checkpoint and exit 75, as on SIGUSR1",
+     0, 0},
     {"progress", T_PROG, O(progress), PP_CMD_TRAIN, "auto",
      "auto | on | off: live progress line within an epoch", 0, 0},
     {"steps", T_INT, O(steps), PP_CMD_BENCH, "100", "timed steps", 1, 1e12},
@@ -122,6 +127,38 @@ pp_status pp_config_parse_every(const char *s, int64_t *n, int *unit)
             "--checkpoint-every: unit '%s' is not 'steps' or 'epochs' (e.g. 500steps, 1epoch)",
             end);
     *n = v;
+    return pp_ok();
+}
+
+pp_status pp_config_parse_stop(const char *s, int64_t *n, int *unit)
+{
+    if (strcmp(s, "none") == 0 || strcmp(s, "0") == 0) {
+        *n = 0;
+        *unit = PP_STOP_NONE;
+        return pp_ok();
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v <= 0 || errno || !isdigit((unsigned char)*s))
+        return pp_error(PP_ERR_USAGE, "--stop-after: expected Nsteps, Ns, Nm, Nh or none, got '%s'",
+                        s);
+    long long mult = 0;
+    if (strcmp(end, "step") == 0 || strcmp(end, "steps") == 0)
+        *unit = PP_STOP_STEPS;
+    else if (strcmp(end, "s") == 0)
+        *unit = PP_STOP_SECONDS, mult = 1;
+    else if (strcmp(end, "m") == 0)
+        *unit = PP_STOP_SECONDS, mult = 60;
+    else if (strcmp(end, "h") == 0)
+        *unit = PP_STOP_SECONDS, mult = 3600;
+    else
+        return pp_error(PP_ERR_USAGE,
+                        "--stop-after: unit '%s' is not steps, s, m or h (e.g. 500steps, 90m)",
+                        end);
+    if (mult && v > (long long)(INT64_MAX / mult))
+        return pp_error(PP_ERR_USAGE, "--stop-after: '%s' is too long", s);
+    *n = mult ? v * mult : v;
     return pp_ok();
 }
 
@@ -218,6 +255,8 @@ static pp_status set_opt(pp_config *c, const opt *o, const char *v)
         return pp_ok();
     case T_EVERY:
         return pp_config_parse_every(v, &c->ckpt_every, &c->ckpt_unit);
+    case T_STOP:
+        return pp_config_parse_stop(v, &c->stop_after, &c->stop_unit);
     }
     return pp_error(PP_ERR_RUNTIME, "internal: option type");
 }
@@ -427,6 +466,13 @@ static void format_value(const pp_config *c, const opt *o, char *buf, size_t n)
         else
             snprintf(buf, n, "%lld%s", (long long)c->ckpt_every,
                      c->ckpt_unit == PP_EVERY_STEPS ? "steps" : "epochs");
+        break;
+    case T_STOP:
+        if (c->stop_unit == PP_STOP_NONE)
+            snprintf(buf, n, "none");
+        else
+            snprintf(buf, n, "%lld%s", (long long)c->stop_after,
+                     c->stop_unit == PP_STOP_STEPS ? "steps" : "s");
         break;
     }
 }

@@ -78,34 +78,63 @@ pp_status runstate_find_latest(const char *dir, char *path, size_t n, FILE *log)
     char **names;
     size_t cnt = list_ckpts(dir, &names);
     pp_status st = pp_ok();
+    /* The newest is the valid checkpoint furthest into training, by the position it stores: a
+     * name can lie (files renamed by hand, or written by versions that restarted the global step
+     * on resume). Ties keep the first in name order. Every file is read, one at a time. */
+    int64_t best = -1;
+    size_t valid = 0;
     for (size_t i = 0; i < cnt; i++) {
         char full[4200];
         snprintf(full, sizeof full, "%s/%s", dir, names[i]);
         pp_checkpoint ck;
         pp_status r = pp_checkpoint_read(full, &ck);
+        int64_t pos = ck.global_step;
         pp_checkpoint_free(&ck);
-        if (!r.code) {
-            snprintf(path, n, "%s", full);
-            break;
+        if (r.code) {
+            if (log) fprintf(log, "paraprop: skipping checkpoint %s\n", r.msg);
+            continue;
         }
-        if (log) fprintf(log, "paraprop: skipping checkpoint %s\n", r.msg);
-        if (i + 1 == cnt)
-            st = pp_error(PP_ERR_INPUT,
-                          "%s holds %zu checkpoint(s) but none is valid (newest: %s); move them "
-                          "away to start afresh",
-                          dir, cnt, names[0]);
+        valid++;
+        if (pos > best) {
+            best = pos;
+            snprintf(path, n, "%s", full);
+        }
     }
+    if (cnt && !valid)
+        st = pp_error(PP_ERR_INPUT,
+                      "%s holds %zu checkpoint(s) but none is valid (newest: %s); move them "
+                      "away to start afresh",
+                      dir, cnt, names[0]);
     for (size_t i = 0; i < cnt; i++) free(names[i]);
     free(names);
     return st;
 }
 
-void runstate_prune(const char *dir, int64_t keep)
+int64_t runstate_newest_step(const char *dir)
 {
     char **names;
     size_t cnt = list_ckpts(dir, &names);
+    int64_t newest = cnt ? strtoll(names[0] + 5, NULL, 10) : -1;
+    for (size_t i = 0; i < cnt; i++) free(names[i]);
+    free(names);
+    return newest;
+}
+
+void runstate_prune(const char *dir, int64_t keep, const char *keep_path)
+{
+    char **names;
+    size_t cnt = list_ckpts(dir, &names);
+    const char *base = keep_path ? strrchr(keep_path, '/') : NULL;
+    base = base ? base + 1 : keep_path;
+    /* the file just written always survives and counts as one of the kept */
+    int64_t kept = 0, protect = 0;
+    for (size_t i = 0; i < cnt; i++)
+        if (base && strcmp(names[i], base) == 0) protect = 1;
     for (size_t i = 0; i < cnt; i++) {
-        if ((int64_t)i >= keep) {
+        int mine = base && strcmp(names[i], base) == 0;
+        if (mine || kept < keep - protect) {
+            if (!mine) kept++;
+        } else {
             char full[4200];
             snprintf(full, sizeof full, "%s/%s", dir, names[i]);
             unlink(full);

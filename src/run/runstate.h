@@ -14,12 +14,18 @@ pp_status runstate_mkdirs(const char *path);
 /* DIR/step-<global step, 12 digits>.h5 */
 void runstate_ckpt_name(const char *dir, int64_t global_step, char *out, size_t n);
 
-/* The newest checkpoint in dir that reads and validates, into path ("" when dir holds none).
- * Invalid newer ones are reported to log by name and skipped; when all are invalid: an error. */
+/* The valid checkpoint in dir furthest into training by its stored global step, into path (""
+ * when dir holds none). Invalid ones are reported to log by name and skipped; when all are
+ * invalid: an error. */
 pp_status runstate_find_latest(const char *dir, char *path, size_t n, FILE *log);
 
-/* Deletes all but the newest keep checkpoints, and the .tmp files of interrupted writes. */
-void runstate_prune(const char *dir, int64_t keep);
+/* The global step in the highest checkpoint name in dir, or -1 when there is none. */
+int64_t runstate_newest_step(const char *dir);
+
+/* Deletes all but the newest keep checkpoints (by name: the global step), never keep_path (the
+ * file just written, which counts as one of the kept), and the .tmp files of interrupted
+ * writes. */
+void runstate_prune(const char *dir, int64_t keep, const char *keep_path);
 
 /* Rewrites metrics.jsonl from a checkpoint's history (so a resumed run's file matches). */
 pp_status runstate_metrics_rewrite(const char *path, const pp_metrics_row *rows, size_t n,

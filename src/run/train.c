@@ -13,6 +13,7 @@
 
 typedef struct loop_state {
     int64_t epoch, step, samples, gstep;
+    int64_t run_steps; /* steps taken by this process, since its start or resume */
     double loss_sum;
     int64_t loss_count;
     double elapsed0, t_start;
@@ -37,6 +38,7 @@ static void describe(const trainer *t, const loop_state *s, char *config, pp_che
     ck->seed = t->cfg->seed;
     ck->epoch = s->epoch;
     ck->step = s->step;
+    ck->global_step = s->gstep;
     ck->samples_seen = s->samples;
     ck->batch_size = t->cfg->batch_size;
     ck->ranks = t->R;
@@ -64,7 +66,7 @@ static pp_status write_checkpoint(trainer *t, loop_state *s, char *config, const
         pp_checkpoint ck;
         describe(t, s, config, &ck);
         st = pp_checkpoint_write(path, &ck);
-        if (!st.code && prune) runstate_prune(s->ckdir, t->cfg->keep);
+        if (!st.code && prune) runstate_prune(s->ckdir, t->cfg->keep, path);
     }
     st = pp_comm_agree(t->comm, st);
     t->times.checkpoint += omp_get_wtime() - t0;
@@ -151,6 +153,7 @@ static pp_status resume_from(trainer *t, loop_state *s, const char *path, FILE *
         memcpy(t->vel, ck.velocity, t->arch.nparams * sizeof *t->vel);
     s->epoch = ck.epoch;
     s->step = ck.step;
+    s->gstep = ck.global_step;
     s->samples = ck.samples_seen;
     s->loss_sum = ck.loss_sum;
     s->loss_count = ck.loss_count;
@@ -159,10 +162,20 @@ static pp_status resume_from(trainer *t, loop_state *s, const char *path, FILE *
     s->nhist = s->caphist = ck.nmetrics;
     ck.metrics = NULL;
     if (log)
-        fprintf(log, "paraprop: resuming from %s (epoch %lld, step %lld, %lld samples seen%s)\n",
-                path, (long long)ck.epoch + 1, (long long)ck.step, (long long)ck.samples_seen,
+        fprintf(log,
+                "paraprop: resuming from %s (epoch %lld, step %lld, global step %lld, %lld "
+                "samples seen%s)\n",
+                path, (long long)ck.epoch + 1, (long long)ck.step, (long long)ck.global_step,
+                (long long)ck.samples_seen,
                 strcmp(ck.reduction, t->cfg->exact ? "exact" : "fast") ? "; reduction mode changed"
                                                                        : "");
+    int64_t ahead = log && *t->cfg->resume ? runstate_newest_step(s->ckdir) : -1;
+    if (ahead > ck.global_step)
+        fprintf(log,
+                "paraprop: warning: %s holds checkpoints beyond this one (up to global step "
+                "%lld), from the training this resume leaves; a later resume without --resume "
+                "would take the furthest of them: move them away\n",
+                s->ckdir, (long long)ahead);
     pp_checkpoint_free(&ck);
     return pp_ok();
 }
@@ -189,6 +202,15 @@ static pp_status write_text(const char *path, const char *text)
     return pp_ok();
 }
 
+/* --stop-after: is this run's budget used up once the coming step is done? */
+static int budget_spent(const pp_config *cfg, const loop_state *s)
+{
+    if (cfg->stop_unit == PP_STOP_STEPS) return s->run_steps + 1 >= cfg->stop_after;
+    if (cfg->stop_unit == PP_STOP_SECONDS)
+        return omp_get_wtime() - s->t_start >= (double)cfg->stop_after;
+    return 0;
+}
+
 static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, int progress,
                           pp_train_result *res)
 {
@@ -201,9 +223,11 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
         int64_t samples0 = s->samples;
         for (; s->step < S; s->step++) {
             size_t lo = (size_t)s->step * B, n = N - lo < B ? N - lo : B;
-            int stop = 0;
+            int stop = 0, budget = budget_spent(cfg, s);
             double c = 0;
-            pp_status st = trainer_step(t, t->perm + lo, n, pp_signals_pending(), &stop, &c);
+            /* any rank's request stops every rank after this step (the step agrees on it) */
+            pp_status st =
+                trainer_step(t, t->perm + lo, n, pp_signals_pending() || budget, &stop, &c);
             if (st.code == PP_ERR_DIVERGED)
                 return pp_error(st.code,
                                 "training diverged at epoch %lld, step %lld: %s; no checkpoint of "
@@ -215,6 +239,7 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
             s->loss_count += (int64_t)n;
             s->samples += (int64_t)n;
             s->gstep++;
+            s->run_steps++;
             if (log && progress) {
                 double now = omp_get_wtime();
                 if (now - last_prog > 0.25) {
@@ -234,11 +259,13 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
                 res->stopped_early = 1;
                 if (log)
                     fprintf(log,
-                            "paraprop: stop requested; checkpoint written to %s (epoch %lld, "
-                            "step %lld); exiting with status %d (resume by running the same "
-                            "command again)\n",
+                            "paraprop: %s; checkpoint written to %s (epoch %lld, step %lld, "
+                            "global step %lld); exiting with status %d (resume by running the "
+                            "same command again)\n",
+                            budget && !pp_signals_pending() ? "--stop-after reached"
+                                                            : "stop requested",
                             s->last_ckpt, (long long)s->epoch + 1, (long long)s->step,
-                            PP_EXIT_PREEMPTED);
+                            (long long)s->gstep, PP_EXIT_PREEMPTED);
                 return pp_ok();
             }
             if (cfg->ckpt_unit == PP_EVERY_STEPS && s->gstep % cfg->ckpt_every == 0) {

@@ -243,6 +243,9 @@ case("--reduction banana", train("--reduction", "banana"), 2, ["--reduction", "b
 case("--progress sometimes", train("--progress", "sometimes"), 2, ["--progress", "sometimes"])
 case("--checkpoint-every 5bananas", train("--checkpoint-every", "5bananas"), 2,
      ["--checkpoint-every", "bananas"])
+case("--stop-after 5bananas", train("--stop-after", "5bananas"), 2, ["--stop-after", "bananas"])
+case("--stop-after -3steps", train("--stop-after", "-3steps"), 2, ["--stop-after", "-3steps"])
+case("--stop-after m", train("--stop-after", "m"), 2, ["--stop-after"])
 case("--checkpoint-every steps", train("--checkpoint-every", "steps"), 2, ["--checkpoint-every"])
 case("--checkpoint-every -3steps", train("--checkpoint-every", "-3steps"), 2,
      ["--checkpoint-every", "-3steps"])
