@@ -224,8 +224,14 @@ SlurmdTimeout=60
 SlurmctldTimeout=60
 MessageTimeout=20
 
+# Preemption as sites configure it: a job in "urgent" that needs the CPUs of jobs in "debug"
+# (the default) preempts them; Slurm sends them SIGTERM, SIGKILL after KillWait, and requeues.
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
+
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP PriorityTier=1
+PartitionName=urgent Nodes=localhost MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF
 EOF
 }
 
