@@ -77,6 +77,10 @@ static const opt OPTS[] = {
     {"checkpoint-dir", T_STR, O(ckpt_dir), PP_CMD_TRAIN, "",
      "where checkpoints go (default RUN_DIR/checkpoints)", 0, 0},
     {"resume", T_STR, O(resume), PP_CMD_TRAIN, "", "resume from this checkpoint file", 0, 0},
+    {"allow-unsealed", T_ONOFF, O(allow_unsealed), TRAINLIKE | PP_CMD_EVAL, "off",
+     "on | off: on reads checkpoints and models without a seal too (--resume, --init-from, "
+     "--model, the run directory's), trusting HDF5's own checks",
+     0, 0},
     {"progress", T_PROG, O(progress), PP_CMD_TRAIN, "auto",
      "auto | on | off: live progress line within an epoch", 0, 0},
     {"steps", T_INT, O(steps), PP_CMD_BENCH, "100", "timed steps", 1, 1e12},

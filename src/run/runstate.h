@@ -15,8 +15,10 @@ pp_status runstate_mkdirs(const char *path);
 void runstate_ckpt_name(const char *dir, int64_t global_step, char *out, size_t n);
 
 /* The newest checkpoint in dir that reads and validates, into path ("" when dir holds none).
- * Invalid newer ones are reported to log by name and skipped; when all are invalid: an error. */
-pp_status runstate_find_latest(const char *dir, char *path, size_t n, FILE *log);
+ * Invalid newer ones are reported to log by name and skipped; when all are invalid: an error.
+ * Unsealed ones count as invalid unless allow_unsealed (pp_checkpoint_read). */
+pp_status runstate_find_latest(const char *dir, int allow_unsealed, char *path, size_t n,
+                               FILE *log);
 
 /* Deletes all but the newest keep checkpoints, and the .tmp files of interrupted writes. */
 void runstate_prune(const char *dir, int64_t keep);
