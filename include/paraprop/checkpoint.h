@@ -52,9 +52,11 @@ typedef struct pp_checkpoint {
     int sealed;           /* the whole file was verified against its seal (paraprop/seal.h) */
 } pp_checkpoint;
 
-/* Reads and validates a checkpoint (format, version, `complete`, shapes, checksums); allocates
- * params, velocity, config and metrics. PP_ERR_INPUT names the file and the problem. */
-pp_status pp_checkpoint_read(const char *path, pp_checkpoint *ck);
+/* Reads and validates a checkpoint (seal, format, version, `complete`, shapes, checksums);
+ * allocates params, velocity, config and metrics. A file without a seal (paraprop seals every
+ * checkpoint it writes) is refused unless allow_unsealed is set (--allow-unsealed on).
+ * PP_ERR_INPUT names the file and the problem. */
+pp_status pp_checkpoint_read(const char *path, int allow_unsealed, pp_checkpoint *ck);
 
 /* Writes PATH.tmp, closes and fsyncs it, renames it to PATH and fsyncs the directory. On failure
  * the temporary file is removed and any existing PATH is untouched (PP_ERR_WRITE). Fills

@@ -38,6 +38,7 @@ typedef struct pp_config {
     pp_init init;
     int shuffle;
     char init_from[1024];
+    int allow_unsealed; /* --allow-unsealed on: read checkpoints that carry no seal */
     char run_dir[1024];
     int64_t threads; /* 0: OMP_NUM_THREADS, else cores / ranks */
     int exact;       /* --reduction exact */

@@ -7,40 +7,67 @@
 #include "paraprop/dataset.h"
 #include "paraprop/seal.h"
 
+/* The "seal:" line; the header-only check is cheap (the bytes were verified already). */
+static void print_seal(const char *path)
+{
+    pp_seal_info seal;
+    pp_status st = pp_seal_check(path, 0, 0, &seal);
+    if (st.code || !seal.sealed)
+        printf("seal: none (no HDF5 user block: not written by paraprop, or rewritten by another "
+               "tool): HDF5's own checks only\n");
+    else
+        printf("seal: verified (SHA-256 of every byte matches; %s)\n",
+               seal.version == 1         ? "a version-1 seal of an older paraprop"
+               : seal.damaged_copies > 0 ? "one of its two header copies is damaged, the other "
+                                           "verified the file: 'paraprop seal' rewrites both"
+                                         : "both header copies intact");
+}
+
 static int inspect_dataset(const char *path)
 {
     pp_dataset_info info;
-    pp_seal_info seal;
     /* reached only after pp_checkpoint_read verified every byte against the seal and then
-     * found a dataset: the header says whether there is a seal, without hashing it all again */
-    pp_status st = pp_seal_check(path, 0, 0, &seal);
-    if (!st.code) st = pp_dataset_probe(path, &info);
+     * found a dataset */
+    pp_status st = pp_dataset_probe(path, &info);
     if (st.code) return -1;
     printf("file: %s\nformat: paraprop-dataset, version 1\nsource: %s\n", path, info.source);
     printf("train: %zu samples × %zu inputs (%s), %s %zu\n", info.n_train, info.d,
            info.bytes ? "uint8 with scale" : "float32",
            info.labelled ? "labels, classes" : "targets, width", info.k);
     if (info.has_test) printf("test: %zu samples\n", info.n_test);
-    printf("seal: %s\n", seal.sealed ? "verified (SHA-256 of every byte matches)"
-                                     : "none (not written by paraprop): HDF5's own checks only");
+    print_seal(path);
     return 0;
 }
 
+static const char *const USAGE =
+    "usage: paraprop inspect [--allow-unsealed on|off] FILE.h5\n"
+    "Prints format, version, architecture, position (epoch/step, samples seen),\n"
+    "configuration, validity (seal, format, complete, checksums, fingerprint) and the\n"
+    "SHA-256 fingerprint of the parameters. Exit status 3 when the file is invalid.\n"
+    "  --allow-unsealed on   also read a checkpoint that carries no seal (refused otherwise:\n"
+    "                        paraprop seals every checkpoint it writes)\n";
+
 int cmd_inspect(int argc, char **argv)
 {
-    if (argc != 3 || strcmp(argv[2], "--help") == 0) {
-        fputs("usage: paraprop inspect FILE.h5\n"
-              "Prints format, version, architecture, position (epoch/step, samples seen),\n"
-              "configuration, validity (format, complete, checksums, fingerprint) and the\n"
-              "SHA-256 fingerprint of the parameters. Exit status 3 when the file is invalid.\n",
-              argc == 3 ? stdout : stderr);
-        return argc == 3 ? 0 : 2;
+    int allow_unsealed = 0, first = 2;
+    if (argc == 5 && strcmp(argv[2], "--allow-unsealed") == 0 &&
+        (strcmp(argv[3], "on") == 0 || strcmp(argv[3], "off") == 0)) {
+        allow_unsealed = strcmp(argv[3], "on") == 0;
+        first = 4;
     }
-    const char *path = argv[2];
+    if (argc != first + 1 || strcmp(argv[first], "--help") == 0) {
+        int help = argc == first + 1;
+        fputs(USAGE, help ? stdout : stderr);
+        return help ? 0 : 2;
+    }
+    const char *path = argv[first];
     pp_checkpoint ck;
-    pp_status st = pp_checkpoint_read(path, &ck);
+    pp_status st = pp_checkpoint_read(path, allow_unsealed, &ck);
     if (st.code) {
-        if (strstr(st.msg, "'paraprop-dataset'") && inspect_dataset(path) == 0) return 0;
+        /* a dataset, perhaps an unsealed one from another tool (those are accepted) */
+        if ((strstr(st.msg, "'paraprop-dataset'") || strstr(st.msg, "carries no seal")) &&
+            inspect_dataset(path) == 0)
+            return 0;
         printf("file: %s\nvalid: no\nreason: %s\n", path, st.msg);
         return pp_code_exit_status(st.code);
     }
@@ -54,9 +81,7 @@ int cmd_inspect(int argc, char **argv)
                ck.unchecksummed);
     else
         printf("valid: yes (complete, checksums verified, fingerprint matches)\n");
-    printf("seal: %s\n", ck.sealed ? "verified (SHA-256 of every byte matches)"
-                                   : "none (not written by paraprop, or rewritten by another "
-                                     "tool): HDF5's own checks only");
+    print_seal(path);
     printf("architecture: ");
     for (int l = 0; l <= a->L; l++) printf("%s%zu", l ? "," : "", a->n[l]);
     printf("  hidden %s, output %s, cost %s, %zu parameters\n", pp_activation_name(a->hidden),

@@ -8,9 +8,11 @@
 static const char *const USAGE =
     "usage: paraprop seal [--check] FILE.h5 …\n"
     "Every file paraprop writes (datasets, checkpoints, final.h5) carries a seal: SHA-256\n"
-    "checksums of its bytes in a 4096-byte HDF5 user block, checked before the file is read.\n"
-    "  --check   verify the seals and print the result; exit status 3 if a file is damaged\n"
-    "            (a file without a seal is reported, not refused)\n"
+    "checksums of its bytes, twice, in a 4096-byte HDF5 user block, checked before the file\n"
+    "is read.\n"
+    "  --check   verify the seals and print the result; exit status 3 if a file is damaged,\n"
+    "            including a user block that holds no valid seal (a file without a user\n"
+    "            block is reported, not refused)\n"
     "  (default) re-seal files that you changed on purpose, e.g. with h5py, so that paraprop\n"
     "            accepts them again; files without a 4096-byte user block are refused\n";
 
@@ -47,11 +49,17 @@ int cmd_seal(int argc, char **argv)
             if (!status || s == 3) status = s;
             continue;
         }
+        char note[1300];
         if (info.sealed)
-            printf("%s: %s: %lld bytes, %zu segment(s) verified\n", path,
-                   check ? "seal ok" : "sealed", info.bytes, info.verified);
+            printf("%s: %s: %lld bytes, %zu segment(s) verified%s\n", path,
+                   check ? "seal ok" : "sealed", info.bytes, info.verified,
+                   info.version == 1 ? " (version-1 seal of an older paraprop)" : "");
         else
-            printf("%s: no seal (not written by paraprop, or rewritten by another tool)\n", path);
+            printf("%s: no seal (no HDF5 user block: not written by paraprop, or rewritten by "
+                   "another tool)\n",
+                   path);
+        if (info.sealed && pp_seal_note(path, &info, note, sizeof note))
+            printf("%s\n", note);
     }
     return status;
 }

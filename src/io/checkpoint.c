@@ -43,25 +43,14 @@ void pp_checkpoint_free(pp_checkpoint *ck)
 static int write_array(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank,
                        const hsize_t *dims, const void *data)
 {
-    hid_t s = H5Screate_simple(rank, dims, NULL), p = H5Pcreate(H5P_DATASET_CREATE);
     hsize_t total = 1;
     for (int i = 0; i < rank; i++) total *= dims[i];
-    if (total > 0) {
-        hsize_t chunk[2] = {dims[0], rank > 1 ? dims[1] : 1};
-        /* at most ~1 Mi elements per chunk keeps memory small when reading */
-        while (chunk[0] > 1 && chunk[0] * chunk[1] > ((hsize_t)1 << 20))
-            chunk[0] = (chunk[0] + 1) / 2;
-        H5Pset_chunk(p, rank, chunk);
-        H5Pset_fletcher32(p);
-    }
-    hid_t d = H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, p, H5P_DEFAULT);
+    hid_t d = pp_h5_create_checksummed(loc, name, ftype, rank, dims);
     int rc =
         (d >= 0 && (total == 0 || H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0))
             ? 0
             : -1;
     pp_h5_close(d);
-    pp_h5_close(p);
-    pp_h5_close(s);
     return rc;
 }
 
@@ -468,12 +457,22 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
     return rs;
 }
 
-pp_status pp_checkpoint_read(const char *path, pp_checkpoint *ck)
+pp_status pp_checkpoint_read(const char *path, int allow_unsealed, pp_checkpoint *ck)
 {
     memset(ck, 0, sizeof *ck);
     /* every byte is verified before HDF5 parses anything (paraprop/seal.h) */
     pp_seal_info seal;
     PP_TRY(pp_seal_check(path, 0, 1, &seal));
+    /* paraprop seals every checkpoint it writes, so one without a seal was rewritten by another
+     * tool or is not paraprop's: only trusted on request */
+    if (!seal.sealed && !allow_unsealed)
+        return pp_error(PP_ERR_INPUT,
+                        "%s: this checkpoint carries no seal (no HDF5 user block), so paraprop "
+                        "cannot verify that it holds the bytes paraprop wrote (its checkpoints "
+                        "and final.h5 are sealed; h5repack and other tools drop the seal). "
+                        "Read it unchecked with --allow-unsealed on, or, if you trust it, give "
+                        "it a 4096-byte user block (h5jam -u) and run 'paraprop seal %s'",
+                        path, path);
     hid_t f;
     PP_TRY(pp_h5_open_readonly(path, "checkpoint", &f));
     ck->sealed = seal.sealed;

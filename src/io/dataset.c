@@ -253,36 +253,33 @@ done:
     return st;
 }
 
+/* Every array chunked with fletcher32 (pp_h5_create_checksummed): HDF5 refuses a damaged chunk
+ * even after the file lost its seal (h5py edits, h5repack). */
 static int write_group(hid_t f, const char *g, const pp_data *x)
 {
     hid_t grp = H5Gcreate2(f, g, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (grp < 0) return -1;
     int rc = 0;
     hsize_t dims[2] = {x->n, x->d};
-    hid_t s = H5Screate_simple(2, dims, NULL);
-    hid_t d = H5Dcreate2(grp, "inputs", x->u8 ? H5T_STD_U8LE : H5T_IEEE_F32LE, s, H5P_DEFAULT,
-                         H5P_DEFAULT, H5P_DEFAULT);
+    hid_t d =
+        pp_h5_create_checksummed(grp, "inputs", x->u8 ? H5T_STD_U8LE : H5T_IEEE_F32LE, 2, dims);
     if (d < 0 || H5Dwrite(d, x->u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
                           H5P_DEFAULT, x->u8 ? (const void *)x->u8 : (const void *)x->f32) < 0)
         rc = -1;
     if (!rc && x->u8 && pp_h5_write_attr_double(d, "scale", x->scale) < 0) rc = -1;
     pp_h5_close(d);
-    pp_h5_close(s);
     if (x->labels) {
         hsize_t ld[1] = {x->n};
-        s = H5Screate_simple(1, ld, NULL);
-        d = H5Dcreate2(grp, "labels", H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        d = pp_h5_create_checksummed(grp, "labels", H5T_STD_I32LE, 1, ld);
         if (d < 0 || H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, x->labels) < 0)
             rc = -1;
     } else {
         hsize_t td[2] = {x->n, x->k};
-        s = H5Screate_simple(2, td, NULL);
-        d = H5Dcreate2(grp, "targets", H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        d = pp_h5_create_checksummed(grp, "targets", H5T_IEEE_F32LE, 2, td);
         if (d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x->targets) < 0)
             rc = -1;
     }
     pp_h5_close(d);
-    pp_h5_close(s);
     pp_h5_close(grp);
     return rc;
 }

@@ -321,6 +321,25 @@ pp_status pp_h5_check_type(hid_t d, int want_int, const char *name, const char *
     return pp_ok();
 }
 
+hid_t pp_h5_create_checksummed(hid_t loc, const char *name, hid_t ftype, int rank,
+                               const hsize_t *dims)
+{
+    hid_t s = H5Screate_simple(rank, dims, NULL), p = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t total = 1;
+    for (int i = 0; i < rank; i++) total *= dims[i];
+    int rc = s >= 0 && p >= 0 ? 0 : -1;
+    if (!rc && total > 0) {
+        hsize_t chunk[2] = {dims[0], rank > 1 ? dims[1] : 1};
+        while (chunk[0] > 1 && chunk[0] * chunk[1] > ((hsize_t)1 << 20))
+            chunk[0] = (chunk[0] + 1) / 2;
+        if (H5Pset_chunk(p, rank, chunk) < 0 || H5Pset_fletcher32(p) < 0) rc = -1;
+    }
+    hid_t d = rc ? -1 : H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, p, H5P_DEFAULT);
+    pp_h5_close(p);
+    pp_h5_close(s);
+    return d;
+}
+
 int pp_h5_has_fletcher32(hid_t d)
 {
     hid_t p = H5Dget_create_plist(d);

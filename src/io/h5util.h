@@ -34,6 +34,13 @@ pp_status pp_h5_open_dataset(hid_t file, const char *name, int rank, hsize_t *di
  * integers, 4/8-byte floats): a damaged type size must not reach H5Dread's conversion. */
 pp_status pp_h5_check_type(hid_t d, int want_int, const char *name, const char *path);
 
+/* Creates dataset `name` of rank 1 or 2, chunked (at most ~1 Mi elements per chunk, so reading
+ * needs little memory) and checksummed with fletcher32, so HDF5 refuses a damaged chunk even in
+ * a file without a seal; contiguous when it holds no element (chunks need a non-zero extent).
+ * Returns the open dataset or -1. */
+hid_t pp_h5_create_checksummed(hid_t loc, const char *name, hid_t ftype, int rank,
+                               const hsize_t *dims);
+
 /* Whether dataset d is stored with the fletcher32 checksum filter. */
 int pp_h5_has_fletcher32(hid_t d);
 

@@ -82,6 +82,10 @@ static const opt OPTS[] = {
      "Nsteps | Ns | Nm | Nh | none: after N steps or that much wall time of this run (counted "
      "from its start or resume), checkpoint and exit 75, as on SIGUSR1",
      0, 0},
+    {"allow-unsealed", T_ONOFF, O(allow_unsealed), TRAINLIKE | PP_CMD_EVAL, "off",
+     "on | off: on reads checkpoints and models without a seal too (--resume, --init-from, "
+     "--model, the run directory's), trusting HDF5's own checks",
+     0, 0},
     {"progress", T_PROG, O(progress), PP_CMD_TRAIN, "auto",
      "auto | on | off: live progress line within an epoch", 0, 0},
     {"steps", T_INT, O(steps), PP_CMD_BENCH, "100", "timed steps", 1, 1e12},

@@ -10,7 +10,7 @@ pp_status pp_eval(pp_comm *comm, pp_config *cfg, FILE *out)
 {
     PP_TRY(pp_config_check(cfg, PP_CMD_EVAL));
     pp_checkpoint ck;
-    pp_status st = pp_comm_agree(comm, pp_checkpoint_read(cfg->model, &ck));
+    pp_status st = pp_comm_agree(comm, pp_checkpoint_read(cfg->model, cfg->allow_unsealed, &ck));
     if (st.code) return st;
     /* the model decides the architecture */
     pp_config c = *cfg;

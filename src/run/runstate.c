@@ -72,7 +72,7 @@ static size_t list_ckpts(const char *dir, char ***names)
     return n;
 }
 
-pp_status runstate_find_latest(const char *dir, char *path, size_t n, FILE *log)
+pp_status runstate_find_latest(const char *dir, int allow_unsealed, char *path, size_t n, FILE *log)
 {
     path[0] = '\0';
     char **names;
@@ -87,7 +87,7 @@ pp_status runstate_find_latest(const char *dir, char *path, size_t n, FILE *log)
         char full[4200];
         snprintf(full, sizeof full, "%s/%s", dir, names[i]);
         pp_checkpoint ck;
-        pp_status r = pp_checkpoint_read(full, &ck);
+        pp_status r = pp_checkpoint_read(full, allow_unsealed, &ck);
         int64_t pos = ck.global_step;
         pp_checkpoint_free(&ck);
         if (r.code) {

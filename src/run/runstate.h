@@ -16,8 +16,9 @@ void runstate_ckpt_name(const char *dir, int64_t global_step, char *out, size_t 
 
 /* The valid checkpoint in dir furthest into training by its stored global step, into path (""
  * when dir holds none). Invalid ones are reported to log by name and skipped; when all are
- * invalid: an error. */
-pp_status runstate_find_latest(const char *dir, char *path, size_t n, FILE *log);
+ * invalid: an error. Unsealed ones count as invalid unless allow_unsealed (pp_checkpoint_read). */
+pp_status runstate_find_latest(const char *dir, int allow_unsealed, char *path, size_t n,
+                               FILE *log);
 
 /* The global step in the highest checkpoint name in dir, or -1 when there is none. */
 int64_t runstate_newest_step(const char *dir);

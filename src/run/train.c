@@ -141,7 +141,7 @@ static pp_status check_match(const trainer *t, const pp_checkpoint *ck, const ch
 static pp_status resume_from(trainer *t, loop_state *s, const char *path, FILE *log)
 {
     pp_checkpoint ck;
-    pp_status st = pp_checkpoint_read(path, &ck);
+    pp_status st = pp_checkpoint_read(path, t->cfg->allow_unsealed, &ck);
     if (!st.code) st = check_match(t, &ck, path);
     st = pp_comm_agree(t->comm, st);
     if (st.code) {
@@ -334,7 +334,8 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
     if (rank == 0) {
         st = runstate_mkdirs(cfg->run_dir);
         if (!st.code) st = runstate_mkdirs(s.ckdir);
-        if (!st.code && !*resume) st = runstate_find_latest(s.ckdir, resume, sizeof resume, stderr);
+        if (!st.code && !*resume)
+            st = runstate_find_latest(s.ckdir, cfg->allow_unsealed, resume, sizeof resume, stderr);
     }
     st = pp_comm_agree(comm, st);
     if (!st.code) st = pp_comm_bcast(comm, resume, sizeof resume, 0);

@@ -149,6 +149,12 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
     pp_seal_info seal;
     if (!st.code) st = pp_seal_check(cfg->data, t->rank, t->R, &seal);
     st = pp_comm_agree(comm, st);
+    char note[1300];
+    /* said once, by rank 0, like the other run messages on stderr */
+    if (!st.code && t->rank == 0 && pp_seal_note(cfg->data, &seal, note, sizeof note)) {
+        fprintf(stderr, "paraprop: %s\n", note);
+        fflush(stderr);
+    }
     if (!st.code) st = pp_dataset_probe(cfg->data, &t->info);
     st = pp_comm_agree(comm, st);
     if (st.code) return st;
@@ -170,7 +176,7 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
     pp_net_init_params(&t->arch, cfg->init, cfg->seed, t->params);
     if (*cfg->init_from) {
         pp_checkpoint ck;
-        st = pp_checkpoint_read(cfg->init_from, &ck);
+        st = pp_checkpoint_read(cfg->init_from, cfg->allow_unsealed, &ck);
         if (!st.code && (ck.arch.L != t->arch.L ||
                          memcmp(ck.arch.n, t->arch.n, sizeof(size_t) * (size_t)(t->arch.L + 1))))
             st = pp_error(PP_ERR_USAGE, "--init-from %s: its layer sizes differ from --layers %s",

@@ -309,10 +309,32 @@ for at, what in ((len(raw) - 40, "near the end"), (4096 + 100, "just after the s
     case(f"dataset: seal --check, byte flipped {what}", ["seal", "--check", p], 3, p,
          ["seal", "damaged"])
 hdr = bytearray(raw)
-hdr[40] ^= 0x01  # inside the "bytes N" line
+hdr[40] ^= 0x01  # inside copy 1's "bytes N" line: copy 2 takes over (and says so)
 p = write("ds-sealed-header.h5", bytes(hdr))
-case("dataset: converted file whose seal header is damaged", train_cmd(p, "shdr"), 3, p,
-     ["seal", "damaged", "truncated"])
+case("positive: one damaged seal copy is survived, with a note", train_cmd(p, "shdr"), 0, p,
+     ["one of the two copies of its seal is damaged"])
+hdr[2048 + 40] ^= 0x01  # and copy 2's
+p = write("ds-sealed-header2.h5", bytes(hdr))
+case("dataset: converted file whose two seal copies are damaged", train_cmd(p, "shdr2"), 3, p,
+     ["damaged seal"])
+case("dataset: seal --check, both seal copies damaged", ["seal", "--check", p], 3, p,
+     ["damaged seal"])
+hdr = bytearray(raw)  # issue #14: byte 7 of the seal and bytes of the data
+hdr[7] ^= 0x01
+for at in range(4200, len(raw), (len(raw) - 4200) // 19):
+    hdr[at] ^= 0x10
+p = write("ds-sealed-byte7-and-data.h5", bytes(hdr))
+case("dataset: seal byte 7 and data bytes flipped", train_cmd(p, "s7"), 3, p,
+     ["do not match the SHA-256"])
+junk = bytes((i * 131 + 7) % 256 for i in range(4096))
+p = write("ds-userblock-garbage.h5", junk + raw[4096:])
+case("dataset: a user block of garbage in front of the data", train_cmd(p, "sjunk"), 3, p,
+     ["damaged seal"])
+p = write("ds-userblock-zeros.h5", bytes(4096) + raw[4096:])
+case("dataset: an all-zero user block (no seal) in front of the data", train_cmd(p, "szero"), 3,
+     p, ["damaged seal"])
+case("positive: an h5py dataset without a user block trains, with a note",
+     train_cmd(good, "foreign"), 0, good, ["carries no seal"])
 p = write("ds-sealed-extended.h5", raw + b"\0" * 100)
 case("dataset: converted file with bytes appended", train_cmd(p, "sext"), 3, p,
      ["extended", "truncated"])
@@ -381,6 +403,10 @@ def make_checkpoints():
         if sealed_again:
             reseal(p)
     write("ck-truncated.h5", raw[: len(raw) * 2 // 3])
+    # the seal dropped (what h5repack or an h5py rewrite leaves): refused unless overridden
+    write("ck-unsealed.h5", raw[4096:])
+    os.makedirs(P("run-unsealed/checkpoints"))
+    write("run-unsealed/checkpoints/step-000000000005.h5", raw[4096:])
     write("ck-truncated-small.h5", raw[:600])
     p = copy("ck-incomplete.h5")
     with h5py.File(p, "r+") as f:
@@ -447,6 +473,8 @@ CK_CASES = [
      ["seal", "paraprop seal"]),
     ("ck-flip-w1-resealed.h5", "flipped byte in layer_1 weights behind a renewed seal",
      ["checksum mismatch"]),
+    ("ck-unsealed.h5", "no user block, so no seal", ["no seal", "--allow-unsealed on",
+                                                      "paraprop seal"]),
     ("ck-truncated.h5", "truncated to 2/3", ["truncated", "cannot open", "not a", "hdf5", "corrupt"]),
     ("ck-truncated-small.h5", "truncated to 600 bytes",
      ["truncated", "cannot open", "not a", "hdf5", "corrupt"]),
@@ -463,17 +491,35 @@ CK_POSITIVE = "run-good/final.h5"
 case("positive: inspect a good model", ["inspect", P(CK_POSITIVE)], 0, None, [])
 case("positive: eval a good model", eval_cmd(P(CK_POSITIVE), good), 0, None, [])
 case("positive: inspect describes a dataset file", ["inspect", good], 0, None, [])
-case("checkpoint: eval --model a dataset file", eval_cmd(good, good), 3, good,
+case("checkpoint: eval --model a dataset file", eval_cmd(sealed, good), 3, sealed,
      ["format", "paraprop-checkpoint"])
+case("checkpoint: eval --model an unsealed (h5py) file", eval_cmd(good, good), 3, good,
+     ["no seal", "--allow-unsealed on", "paraprop seal"])
+case("checkpoint: eval --model an unsealed dataset, --allow-unsealed on",
+     eval_cmd(good, good) + ["--allow-unsealed", "on"], 3, good, ["format", "paraprop-checkpoint"])
 for fname, what, phrases in CK_CASES:
     case(f"checkpoint: inspect, {what}", ["inspect", P(fname)], 3, P(fname), phrases)
 for fname, what, phrases in [c for c in CK_CASES if c[0] in ("ck-flip-w1.h5", "ck-incomplete.h5",
-                                                             "ck-edited-unsealed.h5")]:
+                                                             "ck-edited-unsealed.h5",
+                                                             "ck-unsealed.h5")]:
     case(f"checkpoint: eval --model, {what}", eval_cmd(P(fname), good), 3, P(fname), phrases)
     case(f"checkpoint: train --init-from, {what}",
          train_cmd(good, "init-" + fname) + ["--init-from", P(fname)], 3, P(fname), phrases)
     case(f"checkpoint: train --resume, {what}",
          train_cmd(good, "res-" + fname) + ["--resume", P(fname)], 3, P(fname), phrases)
+UNSEALED_OK = ["--allow-unsealed", "on"]
+case("positive: inspect --allow-unsealed on, a checkpoint without a seal",
+     ["inspect", *UNSEALED_OK, P("ck-unsealed.h5")], 0, None, [])
+case("positive: eval --allow-unsealed on, a checkpoint without a seal",
+     eval_cmd(P("ck-unsealed.h5"), good) + UNSEALED_OK, 0, None, [])
+case("checkpoint: positive: train --init-from --allow-unsealed on, a checkpoint without a seal",
+     train_cmd(good, "init-unsealed-ok") + ["--init-from", P("ck-unsealed.h5"), *UNSEALED_OK], 0,
+     None, [])
+case("checkpoint: positive: train --resume --allow-unsealed on, a checkpoint without a seal",
+     train_cmd(good, "res-unsealed-ok") + ["--resume", P("ck-unsealed.h5"), *UNSEALED_OK], 0,
+     None, [])
+case("checkpoint: run dir whose only checkpoint has no seal",
+     train_cmd(good, "unsealed"), 3, "step-000000000005.h5", ["none is valid", "no seal"])
 case("checkpoint: inspect, flipped byte inside /optimizer/layer_1/weights (velocity)",
      ["inspect", P("ck-flip-velocity.h5")], 3, P("ck-flip-velocity.h5"), ["checksum", "fingerprint"])
 case("checkpoint: resume skips a corrupt newest checkpoint (reported, status 0)",
