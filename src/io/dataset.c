@@ -217,6 +217,9 @@ pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_
 #endif
     f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (f < 0) st = pp_error(PP_ERR_INPUT, "%s: cannot open for reading", path);
+    /* before any rank opens a dataset: H5Dclose is collective for the ranks that opened it */
+    st = agree(coll, st);
+    if (st.code) goto done;
     const char *names[2] = {"inputs", info.labelled ? "labels" : "targets"};
     for (int which = 0; which < 2; which++) {
         char name[64];
@@ -224,26 +227,21 @@ pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_
         int rank = which == 1 && info.labelled ? 1 : 2;
         hsize_t start[2] = {lo, 0};
         hsize_t count[2] = {hi - lo, which == 0 ? info.d : info.k};
-        if (!st.code) {
-            d = H5Dopen2(f, name, H5P_DEFAULT);
-            fs = d >= 0 ? H5Dget_space(d) : -1;
-            ms = H5Screate_simple(rank, count, NULL);
-            if (d < 0 || fs < 0 || ms < 0)
-                st = pp_error(PP_ERR_INPUT,
-                              "%s: reading '%s' rows %zu…%zu failed (truncated or "
-                              "damaged file?)",
-                              path, name, lo, hi);
+        d = H5Dopen2(f, name, H5P_DEFAULT);
+        fs = d >= 0 ? H5Dget_space(d) : -1;
+        ms = H5Screate_simple(rank, count, NULL);
+        if (d < 0 || fs < 0 || ms < 0)
+            st = pp_error(PP_ERR_INPUT,
+                          "%s: reading '%s' rows %zu…%zu failed (truncated or "
+                          "damaged file?)",
+                          path, name, lo, hi);
+        else if (hi > lo)
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+        else {
+            H5Sselect_none(fs);
+            H5Sselect_none(ms);
         }
-        if (!st.code) {
-            if (hi > lo)
-                H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-            else {
-                H5Sselect_none(fs);
-                H5Sselect_none(ms);
-            }
-        }
-        /* agreed before each collective read: the open, the previous read, this preparation */
-        st = agree(coll, st);
+        st = agree(coll, st); /* H5Dread is collective */
         if (st.code) goto done;
         hid_t mt;
         void *buf;
@@ -263,9 +261,12 @@ pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_
         pp_h5_close(fs);
         pp_h5_close(d);
         ms = fs = d = -1;
+        /* every rank closed this dataset; the next open and read wait for this read's verdict */
+        st = agree(coll, st);
+        if (st.code) goto done;
     }
     /* past the last collective read: every rank reaches the close below whatever happens */
-    if (!st.code) {
+    {
         char what[512];
         snprintf(what, sizeof what, "%s: /%s", path, group);
         st = pp_data_validate(out, what);

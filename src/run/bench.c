@@ -36,7 +36,7 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
         size_t n = N - pos < B ? N - pos : B;
         int stop;
         double c;
-        st = trainer_step(&t, t.perm + pos, n, 0, &stop, &c);
+        if (!st.code) st = trainer_step(&t, t.perm + pos, n, 0, &stop, &c); /* barrier failed? */
         pos += n;
     }
     if (!st.code) st = pp_comm_barrier(comm);
