@@ -46,7 +46,7 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
     double *rss = pp_fault("bench-alloc", t.rank) ? NULL : calloc((size_t)t.R, sizeof *rss);
     double ph[5] = {t.times.data, t.times.compute, t.times.allreduce, t.times.optimizer,
                     t.times.checkpoint};
-    /* a failed step has not reached here on every rank: only a healthy run agrees */
+    /* after a failed step every rank (agreed) or this one alone (an MPI error) goes up */
     if (!st.code)
         st = pp_comm_agree(
             comm,

@@ -268,8 +268,8 @@ pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop
         double t1 = omp_get_wtime();
         PP_TRY(pp_comm_max_double(t->comm, t->ex.maxes, (size_t)t->ex.nmax));
         double t2 = omp_get_wtime();
-        /* every rank saw the same maxima, so the same verdict; agreed all the same, as each
-         * verdict a rank returns on before a collective is */
+        /* every rank saw the same maxima, so the verdict is the same; agreed anyway, like
+         * every verdict a rank may return on before a collective */
         PP_TRY(pp_comm_agree(t->comm, pp_exact_accumulate(&t->ex, &t->arch, &t->ws, m, n)));
         double t3 = omp_get_wtime();
         PP_TRY(pp_comm_sum_i64(t->comm, t->ex.acc, t->arch.nparams));
