@@ -19,7 +19,8 @@ typedef struct pp_comm pp_comm;
 pp_status pp_comm_init(int *argc, char ***argv, pp_comm **out);
 /* Finalises MPI; safe on NULL. */
 void pp_comm_finalize(pp_comm *c);
-/* Ends every rank of the job at once (the app's last resort). */
+/* Ends every rank of the job at once: the app's answer to a failure that was not agreed (the
+ * other ranks may be waiting in a collective the failing rank will never enter). */
 void pp_comm_abort(pp_comm *c, int status);
 
 int pp_comm_rank(const pp_comm *c);
@@ -31,7 +32,10 @@ double pp_comm_wtime(void);
 const void *pp_comm_native(const pp_comm *c);
 
 /* Collective agreement on a status: when any rank failed, every rank returns the failure of the
- * lowest failing rank (its code and message, prefixed with "rank R: " when R > 1 ranks). */
+ * lowest failing rank (its code and message, prefixed with "rank R: " when some ranks, not all,
+ * failed), marked agreed. Every rank must call it at the same point, before the next collective
+ * that a failing rank would skip; a failure that is already agreed returns at once on every
+ * rank. An MPI error in the agreement itself comes back unagreed. */
 pp_status pp_comm_agree(pp_comm *c, pp_status local);
 
 pp_status pp_comm_barrier(pp_comm *c);

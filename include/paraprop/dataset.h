@@ -25,12 +25,24 @@ typedef struct pp_dataset_info {
  * types). Serial; any rank may call it. */
 pp_status pp_dataset_probe(const char *path, pp_dataset_info *info);
 
-/* Reads samples [lo, hi) of group "train" or "test" into out (out->n = hi − lo). mpi_comm is
- * pp_comm_native() for a collective parallel read — then every rank of it must call, each with
- * its own slice, possibly empty — or NULL for a serial read. Labels are range-checked and float
- * values checked finite. */
-pp_status pp_dataset_read(const char *path, const char *group, const void *mpi_comm, size_t lo,
-                          size_t hi, pp_data *out);
+/* A collective read's ranks: the communicator for parallel HDF5 and the agreement that keeps
+ * them in step (io may not include dist, so the run layer hands in pp_comm_native() and a call
+ * of pp_comm_agree on ctx). */
+typedef struct pp_dataset_coll {
+    const void *mpi_comm;                           /* pp_comm_native() */
+    pp_status (*agree)(void *ctx, pp_status local); /* pp_comm_agree(ctx, local) */
+    void *ctx;
+    int rank; /* this rank (names fault-injection sites in test builds) */
+} pp_dataset_coll;
+
+/* Reads samples [lo, hi) of group "train" or "test" into out (out->n = hi − lo). coll makes it
+ * a collective parallel read — then every rank of it must call, each with its own slice,
+ * possibly empty — or is NULL for a serial read. A failure on any rank (the probe, the
+ * allocation, a read) is agreed before the next collective HDF5 call, so every rank returns it
+ * (agreed). Labels are range-checked and float values checked finite; that verdict is this
+ * rank's own. */
+pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_coll *coll,
+                          size_t lo, size_t hi, pp_data *out);
 
 /* Writes a dataset file (atomically: PATH.tmp then rename). test may be NULL. */
 pp_status pp_dataset_write(const char *path, const pp_data *train, const pp_data *test,

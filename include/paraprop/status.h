@@ -26,10 +26,14 @@ typedef enum pp_code {
 
 #define PP_STATUS_MSG_MAX 480
 
-/* A code and a human-readable message ("" when code == PP_OK). Returned by value. */
+/* A code and a human-readable message ("" when code == PP_OK). Returned by value.
+ * agreed is set by pp_comm_agree on a failure that every rank of the job now holds, so every
+ * rank leaves the collective path together; a failure without it was seen by this rank alone
+ * (the app aborts the job for it when it runs on more than one rank: docs/ERRORS.md). */
 typedef struct pp_status {
     pp_code code;
     char msg[PP_STATUS_MSG_MAX];
+    int agreed;
 } pp_status;
 
 /* The success value. */
@@ -38,7 +42,8 @@ pp_status pp_ok(void);
 /* Builds a failure with a printf-style message. */
 pp_status pp_error(pp_code code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Prefixes an existing failure's message with context ("reading X: <old message>"). */
+/* Prefixes an existing failure's message with context ("reading X: <old message>"); keeps its
+ * code and its agreed flag. */
 pp_status pp_status_wrap(pp_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The process exit status documented for a code (docs/ERRORS.md). */

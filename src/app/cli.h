@@ -16,7 +16,9 @@ int cmd_inspect(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
 int cmd_seal(int argc, char **argv);
 
-/* Prints "paraprop: error: …" (rank 0 only when comm is given) and returns the exit status. */
+/* Prints "paraprop: error: …" (rank 0 only when comm is given) and returns the exit status.
+ * A failure that was not agreed on a run of several ranks is printed by this rank, which then
+ * aborts the job (pp_comm_abort) instead of returning. */
 int cli_fail(pp_comm *comm, pp_status st);
 
 /* Parses options for cmd; prints help and returns 0 into *exit_now when --help was asked, or

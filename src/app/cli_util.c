@@ -1,11 +1,23 @@
 /* Shared pieces of the subcommands: error reporting, option parsing, MPI start-up. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "paraprop/train.h"
 
 int cli_fail(pp_comm *comm, pp_status st)
 {
+    if (comm && pp_comm_size(comm) > 1 && !st.agreed) {
+        /* only this rank knows: the others may wait in a collective it will never enter, and
+         * MPI_Finalize would wait for them, so the job ends here (docs/ERRORS.md) */
+        const int rank = pp_comm_rank(comm);
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "rank %d: ", rank);
+        fprintf(stderr, "paraprop: error: %s%s (on this rank only: aborting all ranks)\n",
+                strncmp(st.msg, prefix, strlen(prefix)) == 0 ? "" : prefix, st.msg);
+        fflush(stderr);
+        pp_comm_abort(comm, pp_code_exit_status(st.code));
+    }
     if (!comm || pp_comm_rank(comm) == 0) {
         fprintf(stderr, "paraprop: error: %s\n", st.msg);
         fflush(stderr);

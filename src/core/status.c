@@ -10,6 +10,7 @@ pp_status pp_ok(void)
     pp_status st;
     st.code = PP_OK;
     st.msg[0] = '\0';
+    st.agreed = 0;
     return st;
 }
 
@@ -17,6 +18,7 @@ pp_status pp_error(pp_code code, const char *fmt, ...)
 {
     pp_status st;
     st.code = code;
+    st.agreed = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(st.msg, sizeof st.msg, fmt, ap);

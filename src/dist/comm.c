@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
+
 struct pp_comm {
     MPI_Comm comm;
     int rank, size;
@@ -90,18 +92,29 @@ const void *pp_comm_native(const pp_comm *c)
 
 pp_status pp_comm_agree(pp_comm *c, pp_status local)
 {
-    if (!c || c->size == 1) return local;
-    int mine = local.code != PP_OK ? c->rank : c->size, first = 0;
-    int rc = MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->comm);
+    /* an agreed failure is already held by every rank: they all return it without a word */
+    if (local.code != PP_OK && local.agreed) return local;
+    if (!c || c->size == 1) {
+        if (local.code != PP_OK) local.agreed = 1;
+        return local;
+    }
+    /* MIN of {failing rank or size, -1 if this rank succeeded}: the lowest failing rank, and
+     * whether every rank failed (then the second is 0) */
+    int mine[2] = {local.code != PP_OK ? c->rank : c->size, local.code != PP_OK ? 0 : -1};
+    int got[2] = {0, 0};
+    int rc = MPI_Allreduce(mine, got, 2, MPI_INT, MPI_MIN, c->comm);
     if (rc != MPI_SUCCESS) return mpi_fail(rc, "status agreement");
+    const int first = got[0], all_failed = got[1] == 0;
     if (first == c->size) return pp_ok();
     pp_status st = local;
     rc = MPI_Bcast(&st, (int)sizeof st, MPI_BYTE, first, c->comm);
     if (rc != MPI_SUCCESS) return mpi_fail(rc, "status broadcast");
-    /* name the rank once, however many agreements the status passes through */
+    st.agreed = 1;
+    /* name the rank when only some failed (every rank failing, say on a bad option or a
+     * diverged step, needs no name); once, however many agreements the status passes */
     char prefix[32];
     snprintf(prefix, sizeof prefix, "rank %d: ", first);
-    if (strncmp(st.msg, prefix, strlen(prefix)) != 0) {
+    if (!all_failed && strncmp(st.msg, prefix, strlen(prefix)) != 0) {
         char msg[PP_STATUS_MSG_MAX];
         memcpy(msg, st.msg, sizeof msg);
         snprintf(st.msg, sizeof st.msg, "rank %d: %s", first, msg);
@@ -136,6 +149,9 @@ static pp_status allreduce(pp_comm *c, void *buf, size_t n, MPI_Datatype t, size
 
 pp_status pp_comm_sum_real(pp_comm *c, pp_real *buf, size_t n)
 {
+    /* a failure only this rank sees, left unagreed on purpose: the app must abort the job */
+    if (pp_fault("grad-allreduce", pp_comm_rank(c)))
+        return pp_error(PP_ERR_RUNTIME, "MPI gradient allreduce failed: injected fault");
 #if PP_DOUBLE
     return allreduce(c, buf, n, MPI_DOUBLE, sizeof *buf, MPI_SUM, "gradient allreduce");
 #else

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "h5util.h"
 
 #define FORMAT "paraprop-dataset"
@@ -170,50 +171,78 @@ pp_status pp_dataset_probe(const char *path, pp_dataset_info *info)
     return st;
 }
 
-pp_status pp_dataset_read(const char *path, const char *group, const void *mpi_comm, size_t lo,
-                          size_t hi, pp_data *out)
+static pp_status agree(const pp_dataset_coll *coll, pp_status st)
+{
+    return coll ? coll->agree(coll->ctx, st) : st;
+}
+
+pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_coll *coll,
+                          size_t lo, size_t hi, pp_data *out)
 {
     memset(out, 0, sizeof *out);
+    const int me = coll ? coll->rank : 0;
+    hid_t fapl = -1, xfer = -1, f = -1, d = -1, fs = -1, ms = -1;
+    /* what one rank can fail alone comes first and is agreed: the MPI-IO set-up and H5Fopen
+     * are collective */
     pp_dataset_info info;
-    PP_TRY(pp_dataset_probe(path, &info));
-    size_t n = strcmp(group, "test") == 0 ? info.n_test : info.n_train;
-    if (lo > hi || hi > n)
-        return pp_error(PP_ERR_RUNTIME, "%s: slice [%zu, %zu) of /%s is out of range", path, lo, hi,
-                        group);
-    PP_TRY(pp_data_alloc(out, hi - lo, info.d, info.k, info.bytes, info.labelled));
-    out->scale = info.scale;
-    pp_status st = pp_ok();
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), xfer = H5Pcreate(H5P_DATASET_XFER);
-    hid_t f = -1, d = -1, fs = -1, ms = -1;
+    memset(&info, 0, sizeof info);
+    pp_status st = pp_fault("dataset-probe", me)
+                       ? pp_error(PP_ERR_INPUT, "%s: probing failed (injected fault)", path)
+                       : pp_dataset_probe(path, &info);
+    size_t n = 0;
+    if (!st.code) n = strcmp(group, "test") == 0 ? info.n_test : info.n_train;
+    if (!st.code && (lo > hi || hi > n))
+        st = pp_error(PP_ERR_RUNTIME, "%s: slice [%zu, %zu) of /%s is out of range", path, lo, hi,
+                      group);
+    if (!st.code) st = pp_data_alloc(out, hi - lo, info.d, info.k, info.bytes, info.labelled);
+    if (!st.code && pp_fault("dataset-alloc", me)) {
+        pp_data_free(out);
+        st = pp_error(PP_ERR_NOMEM, "%s: cannot allocate rows %zu…%zu of /%s (injected fault)",
+                      path, lo, hi, group);
+    }
+    if (!st.code) {
+        out->scale = info.scale;
+        fapl = H5Pcreate(H5P_FILE_ACCESS);
+        xfer = H5Pcreate(H5P_DATASET_XFER);
+        if (fapl < 0 || xfer < 0) st = pp_error(PP_ERR_RUNTIME, "%s: HDF5 property lists", path);
+    }
+    st = agree(coll, st);
+    if (st.code) goto done;
 #ifdef H5_HAVE_PARALLEL
-    if (mpi_comm) {
-        H5Pset_fapl_mpio(fapl, *(const MPI_Comm *)mpi_comm, MPI_INFO_NULL);
+    /* collective too (it duplicates the communicator), so it waits for the agreement */
+    if (coll && coll->mpi_comm) {
+        H5Pset_fapl_mpio(fapl, *(const MPI_Comm *)coll->mpi_comm, MPI_INFO_NULL);
         H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
     }
-#else
-    (void)mpi_comm;
 #endif
     f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    if (f < 0) {
-        st = pp_error(PP_ERR_INPUT, "%s: cannot open for reading", path);
-        goto done;
-    }
+    if (f < 0) st = pp_error(PP_ERR_INPUT, "%s: cannot open for reading", path);
+    /* before any rank opens a dataset: H5Dclose is collective for the ranks that opened it */
+    st = agree(coll, st);
+    if (st.code) goto done;
     const char *names[2] = {"inputs", info.labelled ? "labels" : "targets"};
     for (int which = 0; which < 2; which++) {
         char name[64];
         snprintf(name, sizeof name, "/%s/%s", group, names[which]);
-        d = H5Dopen2(f, name, H5P_DEFAULT);
-        fs = d >= 0 ? H5Dget_space(d) : -1;
         int rank = which == 1 && info.labelled ? 1 : 2;
         hsize_t start[2] = {lo, 0};
         hsize_t count[2] = {hi - lo, which == 0 ? info.d : info.k};
+        d = H5Dopen2(f, name, H5P_DEFAULT);
+        fs = d >= 0 ? H5Dget_space(d) : -1;
         ms = H5Screate_simple(rank, count, NULL);
-        if (hi > lo)
+        if (d < 0 || fs < 0 || ms < 0)
+            st = pp_error(PP_ERR_INPUT,
+                          "%s: reading '%s' rows %zu…%zu failed (truncated or "
+                          "damaged file?)",
+                          path, name, lo, hi);
+        else if (hi > lo)
             H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
         else {
             H5Sselect_none(fs);
             H5Sselect_none(ms);
         }
+        st = agree(coll, st); /* H5Dread is collective */
+        if (st.code) goto done;
         hid_t mt;
         void *buf;
         if (which == 0) {
@@ -223,18 +252,20 @@ pp_status pp_dataset_read(const char *path, const char *group, const void *mpi_c
             mt = info.labelled ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT;
             buf = info.labelled ? (void *)out->labels : (void *)out->targets;
         }
-        if (d < 0 || fs < 0 || ms < 0 || H5Dread(d, mt, ms, fs, xfer, buf) < 0) {
+        if (H5Dread(d, mt, ms, fs, xfer, buf) < 0 || (which == 0 && pp_fault("dataset-read", me)))
             st = pp_error(PP_ERR_INPUT,
                           "%s: reading '%s' rows %zu…%zu failed (truncated or "
                           "damaged file?)",
                           path, name, lo, hi);
-            goto done;
-        }
         pp_h5_close(ms);
         pp_h5_close(fs);
         pp_h5_close(d);
         ms = fs = d = -1;
+        /* every rank closed this dataset; the next open and read wait for this read's verdict */
+        st = agree(coll, st);
+        if (st.code) goto done;
     }
+    /* past the last collective read: every rank reaches the close below whatever happens */
     {
         char what[512];
         snprintf(what, sizeof what, "%s: /%s", path, group);

@@ -6,11 +6,12 @@
 
 #include "paraprop/checkpoint.h"
 #include "paraprop/train.h"
+#include "core/fault.h"
 #include "trainer.h"
 
 pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
 {
-    PP_TRY(pp_config_check(cfg, PP_CMD_BENCH));
+    PP_TRY(pp_comm_agree(comm, pp_config_check(cfg, PP_CMD_BENCH)));
     trainer t;
     pp_status st = trainer_setup(&t, comm, cfg, 1);
     if (st.code) {
@@ -35,19 +36,25 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
         size_t n = N - pos < B ? N - pos : B;
         int stop;
         double c;
-        st = trainer_step(&t, t.perm + pos, n, 0, &stop, &c);
+        if (!st.code) st = trainer_step(&t, t.perm + pos, n, 0, &stop, &c); /* barrier failed? */
         pos += n;
     }
     if (!st.code) st = pp_comm_barrier(comm);
     double wall = omp_get_wtime() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double *rss = calloc((size_t)t.R, sizeof *rss);
+    double *rss = pp_fault("bench-alloc", t.rank) ? NULL : calloc((size_t)t.R, sizeof *rss);
     double ph[5] = {t.times.data, t.times.compute, t.times.allreduce, t.times.optimizer,
                     t.times.checkpoint};
-    if (!rss) st = pp_error(PP_ERR_NOMEM, "out of memory");
+    /* after a failed step every rank (agreed) or this one alone (an MPI error) goes up */
+    if (!st.code)
+        st = pp_comm_agree(
+            comm,
+            rss ? pp_ok()
+                : pp_error(PP_ERR_NOMEM, "out of memory for the peak-RSS table of %d ranks", t.R));
     if (!st.code) st = pp_comm_allgather_double(comm, (double)ru.ru_maxrss * 1024.0, rss);
     if (!st.code) st = pp_comm_max_double(comm, ph, 5);
+    pp_status ws = pp_ok(); /* rank 0's report, agreed below */
     if (!st.code && t.rank == 0) {
         char fp[65], line[8192];
         pp_params_fingerprint(t.params, t.arch.nparams, fp);
@@ -76,11 +83,12 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
         if (*cfg->json) {
             FILE *f = fopen(cfg->json, "a");
             if (!f || fputs(line, f) < 0)
-                st = pp_error(PP_ERR_WRITE, "cannot append to %s", cfg->json);
-            if (f && fclose(f) != 0) st = pp_error(PP_ERR_WRITE, "cannot append to %s", cfg->json);
+                ws = pp_error(PP_ERR_WRITE, "cannot append to %s", cfg->json);
+            if (f && fclose(f) != 0) ws = pp_error(PP_ERR_WRITE, "cannot append to %s", cfg->json);
         }
     }
-    st = pp_comm_agree(comm, st);
+    /* an unagreed failure (an MPI error) goes up as it is, to abort the job */
+    if (!st.code) st = pp_comm_agree(comm, ws);
     free(rss);
     trainer_free(&t);
     return st;

@@ -4,11 +4,12 @@
 
 #include "paraprop/checkpoint.h"
 #include "paraprop/train.h"
+#include "core/fault.h"
 #include "trainer.h"
 
 pp_status pp_eval(pp_comm *comm, pp_config *cfg, FILE *out)
 {
-    PP_TRY(pp_config_check(cfg, PP_CMD_EVAL));
+    PP_TRY(pp_comm_agree(comm, pp_config_check(cfg, PP_CMD_EVAL)));
     pp_checkpoint ck;
     pp_status st = pp_comm_agree(comm, pp_checkpoint_read(cfg->model, cfg->allow_unsealed, &ck));
     if (st.code) return st;
@@ -29,19 +30,26 @@ pp_status pp_eval(pp_comm *comm, pp_config *cfg, FILE *out)
     int use_train = strcmp(cfg->split, "train") == 0;
     trainer t;
     st = trainer_setup(&t, comm, &c, use_train);
-    if (!st.code && !use_train && !t.info.has_test)
-        st = pp_error(PP_ERR_INPUT, "%s has no /test group; use --split train", cfg->data);
+    const size_t k = ck.arch.n[ck.arch.L];
+    int64_t *conf = NULL;
+    if (!st.code) {
+        /* this rank's verdicts, agreed before the evaluation's collectives */
+        if (!use_train && !t.info.has_test)
+            st = pp_error(PP_ERR_INPUT, "%s has no /test group; use --split train", cfg->data);
+        conf = pp_fault("eval-alloc", t.rank) ? NULL : calloc(k * k, sizeof *conf);
+        if (!st.code && !conf)
+            st = pp_error(PP_ERR_NOMEM, "out of memory for the %zu × %zu confusion matrix", k, k);
+        st = pp_comm_agree(comm, st);
+    }
     if (st.code) {
+        free(conf);
         pp_checkpoint_free(&ck);
         trainer_free(&t);
         return st;
     }
     memcpy(t.params, ck.params, ck.arch.nparams * sizeof *t.params);
-    const size_t k = ck.arch.n[ck.arch.L];
-    int64_t *conf = calloc(k * k, sizeof *conf);
     double loss = 0, acc = 0;
-    if (!conf) st = pp_error(PP_ERR_NOMEM, "out of memory");
-    if (!st.code) {
+    {
         /* a train split is held whole on every rank: evaluate only this rank's slice */
         pp_data view = use_train ? t.train : t.test;
         size_t n_global = use_train ? t.info.n_train : t.info.n_test;

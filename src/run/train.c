@@ -8,6 +8,7 @@
 
 #include "paraprop/checkpoint.h"
 #include "paraprop/train.h"
+#include "core/fault.h"
 #include "runstate.h"
 #include "trainer.h"
 
@@ -185,7 +186,7 @@ static pp_status push_hist(loop_state *s, const pp_metrics_row *r)
     if (s->nhist == s->caphist) {
         size_t cap = s->caphist ? 2 * s->caphist : 64;
         pp_metrics_row *h = realloc(s->hist, cap * sizeof *h);
-        if (!h) return pp_error(PP_ERR_NOMEM, "out of memory");
+        if (!h) return pp_error(PP_ERR_NOMEM, "out of memory for the metrics history");
         s->hist = h;
         s->caphist = cap;
     }
@@ -228,12 +229,16 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
             /* any rank's request stops every rank after this step (the step agrees on it) */
             pp_status st =
                 trainer_step(t, t->perm + lo, n, pp_signals_pending() || budget, &stop, &c);
-            if (st.code == PP_ERR_DIVERGED)
-                return pp_error(st.code,
-                                "training diverged at epoch %lld, step %lld: %s; no checkpoint of "
-                                "the diverged state was written (try a lower --learning-rate, now "
-                                "%g)",
-                                (long long)s->epoch + 1, (long long)s->step + 1, st.msg, cfg->eta);
+            if (st.code == PP_ERR_DIVERGED) {
+                pp_status d =
+                    pp_error(st.code,
+                             "training diverged at epoch %lld, step %lld: %s; no "
+                             "checkpoint of the diverged state was written (try a lower "
+                             "--learning-rate, now %g)",
+                             (long long)s->epoch + 1, (long long)s->step + 1, st.msg, cfg->eta);
+                d.agreed = st.agreed; /* a new message, the same agreement */
+                return d;
+            }
             if (st.code) return st;
             s->loss_sum += c;
             s->loss_count += (int64_t)n;
@@ -283,11 +288,13 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
         pp_metrics_row row = {s->epoch + 1, s->loss_count ? s->loss_sum / (double)s->loss_count : 0,
                               tl,           ta,
                               elapsed(s),   dt > 0 ? (double)(s->samples - samples0) / dt : 0};
-        PP_TRY(push_hist(s, &row));
+        /* the history's growth is agreed with rank 0's metrics line */
+        pp_status ms = pp_fault("history-alloc", t->rank)
+                           ? pp_error(PP_ERR_NOMEM, "out of memory for the metrics history")
+                           : push_hist(s, &row);
         char fp[65];
         pp_params_fingerprint(t->params, t->arch.nparams, fp);
-        pp_status ms = pp_ok();
-        if (t->rank == 0) {
+        if (!ms.code && t->rank == 0) {
             ms = runstate_metrics_append(s->metrics, &row, fp, s->samples);
             if (log) {
                 fprintf(log, "epoch %3lld/%lld  train_loss %.4f", (long long)row.epoch,
@@ -317,7 +324,7 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
 {
     memset(res, 0, sizeof *res);
     res->test_loss = res->test_accuracy = -1;
-    PP_TRY(pp_config_check(cfg, PP_CMD_TRAIN));
+    PP_TRY(pp_comm_agree(comm, pp_config_check(cfg, PP_CMD_TRAIN)));
     const int rank = pp_comm_rank(comm);
     FILE *log = rank == 0 ? out : NULL;
     loop_state s;
@@ -347,8 +354,9 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
         trainer_free(&t);
         return st;
     }
-    char *config = pp_config_format(cfg, PP_CMD_TRAIN);
-    if (!config) st = pp_error(PP_ERR_NOMEM, "out of memory");
+    char *config = pp_fault("config-format", rank) ? NULL : pp_config_format(cfg, PP_CMD_TRAIN);
+    if (!config) st = pp_error(PP_ERR_NOMEM, "out of memory formatting the configuration");
+    st = pp_comm_agree(comm, st); /* before resume_from's agreement and the ones after it */
     if (!st.code && *resume) st = resume_from(&t, &s, resume, log);
     if (!st.code && rank == 0) {
         char path[4200];

@@ -11,6 +11,8 @@
 #include "paraprop/rng.h"
 #include "paraprop/seal.h"
 
+#include "core/fault.h"
+
 pp_status trainer_threads(pp_comm *comm, const pp_config *cfg, int *threads)
 {
     int64_t env = 0;
@@ -31,6 +33,18 @@ pp_status trainer_threads(pp_comm *comm, const pp_config *cfg, int *threads)
     return pp_ok();
 }
 
+static pp_status agree_on(void *comm, pp_status local)
+{
+    return pp_comm_agree(comm, local);
+}
+
+/* The ranks of a collective dataset read. */
+static pp_dataset_coll coll_of(const trainer *t)
+{
+    pp_dataset_coll c = {pp_comm_native(t->comm), agree_on, t->comm, t->rank};
+    return c;
+}
+
 /* Every rank reads its slice collectively; broadcasts assemble the whole set everywhere. */
 static pp_status load_train(trainer *t)
 {
@@ -38,21 +52,24 @@ static pp_status load_train(trainer *t)
     size_t N = t->info.n_train, lo = N * (size_t)t->rank / (size_t)t->R,
            hi = N * (size_t)(t->rank + 1) / (size_t)t->R;
     pp_data slice;
-    pp_status st = pp_dataset_read(path, "train", pp_comm_native(t->comm), lo, hi, &slice);
+    const pp_dataset_coll coll = coll_of(t);
+    pp_status st = pp_dataset_read(path, "train", &coll, lo, hi, &slice);
     st = pp_comm_agree(t->comm, st);
     if (st.code) return st;
     st = pp_data_alloc(&t->train, N, t->info.d, t->info.k, t->info.bytes, t->info.labelled);
+    /* the broadcasts' offsets, agreed with the set itself before the first broadcast */
+    size_t *off = NULL;
+    if (!st.code) {
+        off = pp_fault("trainer-alloc", t->rank) ? NULL : calloc((size_t)t->R * 4, sizeof *off);
+        if (!off) st = pp_error(PP_ERR_NOMEM, "cannot allocate the slice table of %d ranks", t->R);
+    }
     st = pp_comm_agree(t->comm, st);
     if (st.code) {
+        free(off);
         pp_data_free(&slice);
         return st;
     }
     t->train.scale = slice.scale;
-    size_t *off = calloc((size_t)t->R * 4, sizeof *off);
-    if (!off) {
-        pp_data_free(&slice);
-        return pp_error(PP_ERR_NOMEM, "out of memory");
-    }
     size_t *cnt = off + t->R, *loff = off + 2 * t->R, *lcnt = off + 3 * t->R;
     const size_t esz = t->info.bytes ? 1 : sizeof(float);
     const size_t lsz = t->info.labelled ? sizeof(int32_t) : t->info.k * sizeof(float);
@@ -81,7 +98,8 @@ static pp_status load_test(trainer *t)
     if (!t->info.has_test) return pp_ok();
     size_t N = t->info.n_test, lo = N * (size_t)t->rank / (size_t)t->R,
            hi = N * (size_t)(t->rank + 1) / (size_t)t->R;
-    pp_status st = pp_dataset_read(t->cfg->data, "test", pp_comm_native(t->comm), lo, hi, &t->test);
+    const pp_dataset_coll coll = coll_of(t);
+    pp_status st = pp_dataset_read(t->cfg->data, "test", &coll, lo, hi, &t->test);
     return pp_comm_agree(t->comm, st);
 }
 
@@ -156,15 +174,15 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
         fflush(stderr);
     }
     if (!st.code) st = pp_dataset_probe(cfg->data, &t->info);
+    if (!st.code && t->info.d != t->arch.n[0])
+        st = pp_error(PP_ERR_USAGE, "--layers starts with %zu inputs but %s has %zu per sample",
+                      t->arch.n[0], cfg->data, t->info.d);
+    if (!st.code && t->info.k != t->arch.n[t->arch.L])
+        st = pp_error(PP_ERR_USAGE, "--layers ends with %zu outputs but %s has %zu %s",
+                      t->arch.n[t->arch.L], cfg->data, t->info.k,
+                      t->info.labelled ? "classes" : "target columns");
     st = pp_comm_agree(comm, st);
     if (st.code) return st;
-    if (t->info.d != t->arch.n[0])
-        return pp_error(PP_ERR_USAGE, "--layers starts with %zu inputs but %s has %zu per sample",
-                        t->arch.n[0], cfg->data, t->info.d);
-    if (t->info.k != t->arch.n[t->arch.L])
-        return pp_error(PP_ERR_USAGE, "--layers ends with %zu outputs but %s has %zu %s",
-                        t->arch.n[t->arch.L], cfg->data, t->info.k,
-                        t->info.labelled ? "classes" : "target columns");
     if (need_train) PP_TRY(load_train(t));
     PP_TRY(load_test(t));
     st = pp_comm_agree(comm, alloc_state(t));
@@ -256,8 +274,9 @@ pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop
         double t1 = omp_get_wtime();
         PP_TRY(pp_comm_max_double(t->comm, t->ex.maxes, (size_t)t->ex.nmax));
         double t2 = omp_get_wtime();
-        pp_status st = pp_exact_accumulate(&t->ex, &t->arch, &t->ws, m, n);
-        if (st.code) return st; /* every rank saw the same maxima: the same verdict */
+        /* every rank saw the same maxima, so the verdict is the same; agreed anyway, like
+         * every verdict a rank may return on before a collective */
+        PP_TRY(pp_comm_agree(t->comm, pp_exact_accumulate(&t->ex, &t->arch, &t->ws, m, n)));
         double t3 = omp_get_wtime();
         PP_TRY(pp_comm_sum_i64(t->comm, t->ex.acc, t->arch.nparams));
         pp_exact_finish(&t->ex, &t->arch, t->grad);
@@ -274,7 +293,9 @@ pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop
     t->times.allreduce += omp_get_wtime() - t5;
     *cost = small[0];
     *stop = small[1] > 0;
-    PP_TRY(check_finite(t, small[0]));
+    /* the reduced gradient and cost need not be bitwise equal on every rank (MPI does not
+     * promise it), so the verdict is agreed before the next step's allreduce */
+    PP_TRY(pp_comm_agree(t->comm, check_finite(t, small[0])));
     double t6 = omp_get_wtime();
     pp_optim_step(&t->arch, &t->opt, t->params, t->vel, t->grad, n, t->T);
     t->times.optimizer += omp_get_wtime() - t6;
@@ -295,11 +316,16 @@ pp_status trainer_evaluate(trainer *t, const pp_data *x, size_t n_global, double
     const pp_arch *a = &t->arch;
     const size_t k = a->n[a->L], chunk = t->ews.rows;
     uint32_t *ids = malloc(chunk * sizeof *ids);
-    double *cnt = calloc(2 + (conf ? k * k : 0), sizeof *cnt);
-    if (!ids || !cnt) {
+    double *cnt =
+        pp_fault("evaluate-alloc", t->rank) ? NULL : calloc(2 + (conf ? k * k : 0), sizeof *cnt);
+    /* every rank agrees, failed or not, before the sums below */
+    pp_status st = pp_comm_agree(
+        t->comm,
+        !ids || !cnt ? pp_error(PP_ERR_NOMEM, "out of memory for the evaluation's sums") : pp_ok());
+    if (st.code) {
         free(ids);
         free(cnt);
-        return pp_comm_agree(t->comm, pp_error(PP_ERR_NOMEM, "out of memory in evaluation"));
+        return st;
     }
     for (size_t s = 0; s < x->n; s += chunk) {
         size_t m = x->n - s < chunk ? x->n - s : chunk;
@@ -315,7 +341,7 @@ pp_status trainer_evaluate(trainer *t, const pp_data *x, size_t n_global, double
         }
     }
     free(ids);
-    pp_status st = pp_comm_sum_double(t->comm, cnt, 2 + (conf ? k * k : 0));
+    st = pp_comm_sum_double(t->comm, cnt, 2 + (conf ? k * k : 0));
     if (!st.code) {
         *loss = n_global ? cnt[0] / (double)n_global : 0;
         *acc = n_global ? cnt[1] / (double)n_global : 0;

@@ -7,8 +7,8 @@ bin=$1 dir=$2 R=${3:-2}; rm -rf "$dir"; mkdir -p "$dir"
 synth_h5 "$bin" "$dir/d.h5" 200 20 6 3
 last=$((R - 1))
 # ASan reserves terabytes of address space, so under ASan the limit is its own allocator's
-asan=0
-ldd "$bin" | grep -q libasan && asan=1
+asan=0   # (not `ldd | grep -q`: grep's early exit can kill ldd, and pipefail then says "no")
+case "$(ldd "$bin")" in *libasan*) asan=1 ;; esac
 # per-rank wrapper: the last rank gets the fault
 cat > "$dir/wrap.sh" <<W
 #!/usr/bin/env bash

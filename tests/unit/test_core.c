@@ -13,7 +13,8 @@
 #include "paraprop/optim.h"
 #include "paraprop/rng.h"
 
-#include "gemm.h" /* private to the core: the kernels are tested directly */
+#include "fault.h" /* private to the core: the PARAPROP_FAULT parser of test builds */
+#include "gemm.h"  /* private to the core: the kernels are tested directly */
 
 #include "check.h"
 
@@ -601,6 +602,23 @@ static void test_gemm_kernels(void)
            pp_mm_kernels(), cases, worst, moved);
 }
 
+#if PARAPROP_FAULT_INJECTION
+/* PARAPROP_FAULT names whole sites and exact ranks; anything else leaves the site alone. */
+static void test_fault_spec(void)
+{
+    CHECK(!pp_fault("dataset-read", 1), "fires with PARAPROP_FAULT unset");
+    setenv("PARAPROP_FAULT", "dataset-read:1,bench-alloc:0", 1);
+    CHECK(pp_fault("dataset-read", 1) && pp_fault("bench-alloc", 0), "listed sites do not fire");
+    CHECK(!pp_fault("dataset-read", 0) && !pp_fault("bench-alloc", 1), "fires on another rank");
+    CHECK(!pp_fault("dataset", 1) && !pp_fault("dataset-read-x", 1) && !pp_fault("alloc", 0),
+          "fires on a prefix or an extension of a listed site");
+    setenv("PARAPROP_FAULT", "dataset-read:10,x:,y:1a,z", 1);
+    CHECK(!pp_fault("dataset-read", 1) && pp_fault("dataset-read", 10), "rank 10 read as 1");
+    CHECK(!pp_fault("x", 0) && !pp_fault("y", 1) && !pp_fault("z", 0), "a malformed entry fires");
+    unsetenv("PARAPROP_FAULT");
+}
+#endif
+
 int main(void)
 {
     test_philox();
@@ -612,6 +630,9 @@ int main(void)
     test_optimizer();
     test_exact_mode();
     test_exact_range();
+#if PARAPROP_FAULT_INJECTION
+    test_fault_spec();
+#endif
     if (failures) {
         printf("%d check(s) failed\n", failures);
         return 1;
