@@ -54,13 +54,27 @@ static void describe(const trainer *t, const loop_state *s, char *config, pp_che
     ck->nmetrics = s->nhist;
 }
 
+/* Parameters that an update overflowed (from a finite gradient) are never saved: checked before
+ * every checkpoint and at the end of every epoch, so the overflowing step is at or before the
+ * point named. */
+static pp_status check_params(const trainer *t, const loop_state *s)
+{
+    pp_status st = trainer_check_params(t);
+    if (!st.code) return st;
+    return pp_error(st.code,
+                    "training diverged: the parameters are not finite after %lld step(s) (epoch "
+                    "%lld): %s; no checkpoint of the diverged state was written (try a lower "
+                    "--learning-rate, now %g)",
+                    (long long)s->gstep, (long long)s->epoch + 1, st.msg, t->cfg->eta);
+}
+
 /* Rank 0 writes; every rank learns the outcome. */
 static pp_status write_checkpoint(trainer *t, loop_state *s, char *config, const char *path,
                                   int prune)
 {
     double t0 = omp_get_wtime();
-    pp_status st = pp_ok();
-    if (t->rank == 0) {
+    pp_status st = check_params(t, s);
+    if (!st.code && t->rank == 0) {
         pp_checkpoint ck;
         describe(t, s, config, &ck);
         st = pp_checkpoint_write(path, &ck);
@@ -250,6 +264,7 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
         }
         /* end of epoch: evaluate, record, maybe checkpoint */
         if (log && progress) fprintf(stderr, "\r\033[K");
+        PP_TRY(pp_comm_agree(t->comm, check_params(t, s)));
         double tl = -1, ta = -1;
         if (t->info.has_test) PP_TRY(trainer_evaluate(t, &t->test, t->info.n_test, &tl, &ta, NULL));
         double dt = omp_get_wtime() - te0;

@@ -224,6 +224,20 @@ static pp_status check_finite(const trainer *t, double cost)
     return pp_ok();
 }
 
+pp_status trainer_check_params(const trainer *t)
+{
+    const pp_arch *a = &t->arch;
+    if (pp_all_finite(t->params, a->nparams)) return pp_ok();
+    for (int l = 1; l <= a->L; l++) {
+        size_t lo = a->w_off[l], hi = a->b_off[l] + a->n[l];
+        for (size_t i = lo; i < hi; i++)
+            if (!isfinite((double)t->params[i]))
+                return pp_error(PP_ERR_DIVERGED, "layer %d: the %s hold a non-finite value (%g)", l,
+                                i < a->b_off[l] ? "weights" : "biases", (double)t->params[i]);
+    }
+    return pp_ok();
+}
+
 pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop, int *stop,
                        double *cost)
 {
