@@ -8,6 +8,7 @@
 
 #include "paraprop/checkpoint.h"
 #include "paraprop/train.h"
+#include "json.h"
 #include "runstate.h"
 #include "trainer.h"
 
@@ -345,9 +346,10 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
             st = runstate_metrics_truncate(s.metrics, s.epoch, s.hist, s.nhist);
         else if (!st.code)
             st = write_text(s.metrics, "");
-        char detail[4600];
-        snprintf(detail, sizeof detail, "\"ranks\": %d, \"threads\": %d, \"resumed_from\": \"%s\"",
-                 t.R, t.T, resume);
+        char qres[JSON_QUOTED_MAX(sizeof resume)], detail[sizeof qres + 64];
+        json_quote(qres, sizeof qres, resume); /* a run directory may hold '"' or '\\' */
+        snprintf(detail, sizeof detail, "\"ranks\": %d, \"threads\": %d, \"resumed_from\": %s", t.R,
+                 t.T, qres);
         if (!st.code) runstate_event(s.metrics, *resume ? "resume" : "start", detail);
         if (log && !st.code)
             fprintf(log,
@@ -375,9 +377,10 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
     res->epochs_done = s.epoch;
     res->samples_seen = s.samples;
     if (rank == 0 && !st.code) {
-        char detail[256];
-        snprintf(detail, sizeof detail, "\"fingerprint\": \"%s\", \"samples_seen\": %lld",
-                 res->fingerprint, (long long)s.samples);
+        char qfp[JSON_QUOTED_MAX(64)], detail[256];
+        json_quote(qfp, sizeof qfp, res->fingerprint);
+        snprintf(detail, sizeof detail, "\"fingerprint\": %s, \"samples_seen\": %lld", qfp,
+                 (long long)s.samples);
         runstate_event(s.metrics, res->stopped_early ? "stopped" : "finished", detail);
     }
     free(config);
