@@ -312,6 +312,15 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
     PP_TRY(pp_h5_attr_i64(f, "complete", &v, path));
     if (v != 1) return pp_error(PP_ERR_INPUT, "%s: 'complete' is %lld, not 1", path, (long long)v);
     ck->complete = 1;
+    /* before any parameter is read: HDF5 would convert another precision silently, and the
+     * converted bytes could only fail the fingerprint as if the file were damaged */
+    PP_TRY(pp_h5_attr_string(f, "precision", ck->precision, sizeof ck->precision, path));
+    if (strcmp(ck->precision, PRECISION) != 0)
+        return pp_error(PP_ERR_INPUT,
+                        "%s: its parameters are %s but this paraprop is a %s build (%s); read it "
+                        "with a paraprop built with the same precision",
+                        path, ck->precision, PRECISION,
+                        PP_DOUBLE ? "PARAPROP_DOUBLE=ON" : "PARAPROP_DOUBLE=OFF");
 
     /* architecture */
     hsize_t dims[1] = {0};
@@ -391,7 +400,6 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
     PP_TRY(pp_h5_attr_string(f, "created_utc", ck->created_utc, sizeof ck->created_utc, path));
     PP_TRY(pp_h5_attr_string(f, "paraprop_version", ck->paraprop_version,
                              sizeof ck->paraprop_version, path));
-    PP_TRY(pp_h5_attr_string(f, "precision", ck->precision, sizeof ck->precision, path));
     if (ck->epoch < 0 || ck->step < 0 || ck->samples_seen < 0 || ck->batch_size < 0 ||
         ck->loss_count < 0)
         return pp_error(PP_ERR_INPUT, "%s: negative epoch/step/samples_seen/batch_size", path);

@@ -113,7 +113,21 @@ static void sizes_text(const pp_arch *a, char *buf, size_t n)
         len += (size_t)snprintf(buf + len, n - len, "%s%zu", l ? "," : "", a->n[l]);
 }
 
-/* Refuses a checkpoint that belongs to another model, batch or dataset. */
+/* The value of `key = value` in a checkpoint's config text into out ("" when absent). */
+static void config_value(const char *text, const char *key, char *out, size_t n)
+{
+    out[0] = '\0';
+    size_t kl = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, key, kl) == 0 && strncmp(p + kl, " = ", 3) == 0) {
+            size_t vl = strcspn(p + kl + 3, "\n");
+            snprintf(out, n, "%.*s", (int)vl, p + kl + 3);
+            return;
+        }
+}
+
+/* Refuses a checkpoint that belongs to another model, batch or dataset, or whose resumption
+ * would silently change the sample order or restart the momentum. */
 static pp_status check_match(const trainer *t, const pp_checkpoint *ck, const char *path)
 {
     const pp_arch *a = &t->arch, *b = &ck->arch;
@@ -148,6 +162,19 @@ static pp_status check_match(const trainer *t, const pp_checkpoint *ck, const ch
     if (ck->seed != t->cfg->seed)
         return pp_error(PP_ERR_USAGE, "cannot resume from %s: seed %llu, this run %llu", path,
                         (unsigned long long)ck->seed, (unsigned long long)t->cfg->seed);
+    /* the epoch's order is regenerated on resume, so it must be the order the epoch began with */
+    char shuffle[16];
+    config_value(ck->config ? ck->config : "", "shuffle", shuffle, sizeof shuffle);
+    if (*shuffle && strcmp(shuffle, t->cfg->shuffle ? "on" : "off") != 0)
+        return pp_error(PP_ERR_USAGE, "cannot resume from %s: --shuffle %s, this run %s", path,
+                        shuffle, t->cfg->shuffle ? "on" : "off");
+    if (t->cfg->momentum != 0 && !ck->velocity)
+        return pp_error(PP_ERR_USAGE,
+                        "cannot resume from %s: it holds no momentum velocity (written with "
+                        "--momentum 0) but this run has --momentum %g, whose velocity would "
+                        "restart at zero; resume with --momentum 0, or start a new run from its "
+                        "weights with --init-from",
+                        path, t->cfg->momentum);
     return pp_ok();
 }
 

@@ -402,6 +402,18 @@ def make_checkpoints():
     with h5py.File(p, "r+") as f:
         del f["model/layer_2"]
     reseal(p)
+    # what a build of the other precision wrote: every parameter dataset in the other float
+    # type and the `precision` attribute to match (the fingerprint is of the original bytes)
+    p = copy("ck-other-precision.h5")
+    with h5py.File(p, "r+") as f:
+        other = "float64" if f.attrs["precision"].decode() == "float32" else "float32"
+        for l in range(1, 3):
+            for k in ("weights", "biases"):
+                g, a = f[f"model/layer_{l}"], f[f"model/layer_{l}/{k}"][()]
+                del g[k]
+                g.create_dataset(k, data=a.astype("<f8" if other == "float64" else "<f4"))
+        f.attrs["precision"] = np.bytes_(other)
+    reseal(p)
     p = copy("ck-bad-shape.h5")
     with h5py.File(p, "r+") as f:
         w = f["model/layer_1/weights"][()]
@@ -457,6 +469,9 @@ CK_CASES = [
     ("ck-no-layer2.h5", "/model/layer_2 deleted", ["layer_2"]),
     ("ck-bad-shape.h5", "layer_1 weights of the wrong shape", ["layer_1", "shape"]),
     ("ck-bad-activation.h5", "unknown activation 'banana'", ["banana", "activation"]),
+    ("ck-other-precision.h5", "written by a build of the other precision",
+     ["parameters are float64 but this paraprop is a float32 build",
+      "parameters are float32 but this paraprop is a float64 build"]),
     ("ds-text.h5", "a text file", ["hdf5", "not a", "cannot open", "signature"]),
 ]
 CK_POSITIVE = "run-good/final.h5"
@@ -468,6 +483,7 @@ case("checkpoint: eval --model a dataset file", eval_cmd(good, good), 3, good,
 for fname, what, phrases in CK_CASES:
     case(f"checkpoint: inspect, {what}", ["inspect", P(fname)], 3, P(fname), phrases)
 for fname, what, phrases in [c for c in CK_CASES if c[0] in ("ck-flip-w1.h5", "ck-incomplete.h5",
+                                                             "ck-other-precision.h5",
                                                              "ck-edited-unsealed.h5")]:
     case(f"checkpoint: eval --model, {what}", eval_cmd(P(fname), good), 3, P(fname), phrases)
     case(f"checkpoint: train --init-from, {what}",
