@@ -76,6 +76,37 @@ static pp_status load_train(trainer *t)
     return st;
 }
 
+/* The log-likelihood cost's δᴸ = a − y (shared/MATH.md) holds only when each target row is a
+ * probability distribution (in general ∂C/∂z = a Σy − y), and a negative target makes the cost
+ * unbounded below: float targets are checked once, where the cost is known. Labels are one-hot. */
+static pp_status check_targets(const trainer *t)
+{
+    const pp_data *x = &t->train;
+    if (t->arch.cost != PP_COST_LOG_LIKELIHOOD || !x->targets) return pp_ok();
+    const size_t k = x->k;
+    for (size_t i = 0; i < x->n; i++) {
+        const float *y = x->targets + i * k;
+        double sum = 0;
+        for (size_t j = 0; j < k; j++) {
+            if (y[j] < 0)
+                return pp_error(PP_ERR_INPUT,
+                                "%s: /train/targets: target %zu of sample %zu is %g; the "
+                                "log-likelihood cost needs every row to be a probability "
+                                "distribution (y >= 0, sum 1), or choose --cost quadratic",
+                                t->cfg->data, j, i, (double)y[j]);
+            sum += y[j];
+        }
+        /* float rounding of the stored values, not a different distribution */
+        if (fabs(sum - 1) > 1e-4)
+            return pp_error(PP_ERR_INPUT,
+                            "%s: /train/targets: the targets of sample %zu sum to %.7g; the "
+                            "log-likelihood cost needs every row to be a probability distribution "
+                            "(y >= 0, sum 1), or choose --cost quadratic",
+                            t->cfg->data, i, sum);
+    }
+    return pp_ok();
+}
+
 static pp_status load_test(trainer *t)
 {
     if (!t->info.has_test) return pp_ok();
@@ -160,6 +191,7 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
                         t->arch.n[t->arch.L], cfg->data, t->info.k,
                         t->info.labelled ? "classes" : "target columns");
     if (need_train) PP_TRY(load_train(t));
+    if (need_train) PP_TRY(pp_comm_agree(comm, check_targets(t)));
     PP_TRY(load_test(t));
     st = pp_comm_agree(comm, alloc_state(t));
     if (st.code) return st;

@@ -276,6 +276,30 @@ p = h5ds("ds-targets-shape.h5", lambda f: (f["train"].__delitem__("labels"), f["
     "targets", data=np.zeros((N, K + 1), np.float32))), with_test=False)
 case("dataset: /train/targets with K+1 columns", train_cmd(p, "targ"), 3, p,
      ["targets", "classes", "shape", "columns"])
+# float targets under the log-likelihood cost (the default): each row must be a distribution
+
+
+def soft_targets(name, T):
+    return h5ds(name, lambda f: (f["train"].__delitem__("labels"),
+                                 f["train"].create_dataset("targets", data=T)), with_test=False)
+
+
+T_OK = np.full((N, K), 0.2, np.float32)
+T_OK[:, 0] = 0.6
+p = soft_targets("ds-targets-soft.h5", T_OK)
+case("positive: soft targets that sum to 1 (log-likelihood)", train_cmd(p, "soft"), 0, None, [])
+T_NEG = T_OK.copy()
+T_NEG[5] = [1.5, -0.25, -0.25]
+p = soft_targets("ds-targets-negative.h5", T_NEG)
+case("dataset: log-likelihood with a negative target", train_cmd(p, "tneg"), 3, p,
+     ["target 1 of sample 5 is -0.25"])
+T_SUM = T_OK.copy()
+T_SUM[7] = [0.5, 0.5, 0.5]
+p = soft_targets("ds-targets-sum.h5", T_SUM)
+case("dataset: log-likelihood with targets that sum to 1.5", train_cmd(p, "tsum"), 3, p,
+     ["targets of sample 7 sum to 1.5"])
+case("positive: the same targets with the quadratic cost",
+     train_cmd(p, "tsumq") + ["--cost", "quadratic"], 0, None, [])
 p = write("ds-text.h5", b"this is not an HDF5 file\n" * 20)
 case("dataset: not an HDF5 file", train_cmd(p, "text"), 3, p,
      ["hdf5", "not a", "cannot open", "signature"])
