@@ -3,6 +3,7 @@
 #include "paraprop/checkpoint.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,9 +337,9 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
     int L = (int)dims[0] - 1;
     size_t sz[PP_MAX_LAYERS + 1];
     for (int l = 0; l <= L; l++) {
-        if (sizes[l] < 1 || sizes[l] > ((int64_t)1 << 31))
-            return pp_error(PP_ERR_INPUT, "%s: layer %d has %lld neurons (expected 1…2^31)", path,
-                            l, (long long)sizes[l]);
+        if (sizes[l] < 1 || sizes[l] > INT_MAX)
+            return pp_error(PP_ERR_INPUT, "%s: layer %d has %lld neurons (expected 1…%d)", path, l,
+                            (long long)sizes[l], INT_MAX);
         sz[l] = (size_t)sizes[l];
     }
     /* the stored shapes must agree with layer_sizes before anything is allocated from them */

@@ -190,6 +190,23 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
         return pp_error(PP_ERR_USAGE, "--layers ends with %zu outputs but %s has %zu %s",
                         t->arch.n[t->arch.L], cfg->data, t->info.k,
                         t->info.labelled ? "classes" : "target columns");
+    if (need_train) {
+        /* bounds that need N, the training-set size */
+        const size_t N = t->info.n_train;
+        if ((uint64_t)cfg->batch_size > (uint64_t)N)
+            return pp_error(PP_ERR_USAGE,
+                            "--batch-size %lld is larger than the %zu training samples of %s (the "
+                            "workspaces are sized by the batch); --batch-size %zu is full-batch "
+                            "training",
+                            (long long)cfg->batch_size, N, cfg->data, N);
+        const double decay = cfg->eta * cfg->l2 / (double)N;
+        if (decay >= 1)
+            return pp_error(PP_ERR_USAGE,
+                            "the weight decay ηλ/N = %g × %g / %zu = %g must be below 1 (at 1 or "
+                            "more every step zeroes or flips the weights): lower --l2 or "
+                            "--learning-rate",
+                            cfg->eta, cfg->l2, N, decay);
+    }
     if (need_train) PP_TRY(load_train(t));
     if (need_train) PP_TRY(pp_comm_agree(comm, check_targets(t)));
     PP_TRY(load_test(t));
