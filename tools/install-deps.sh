@@ -6,7 +6,7 @@ pkgs=(cmake make gcc pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev l
       zlib1g-dev dataset-fashion-mnist)
 if [ "${1:-}" = "--test" ]; then
   # clang for the libFuzzer stage, with its sanitizer runtimes and its OpenMP (libomp)
-  pkgs+=(python3 python3-h5py python3-numpy procps gawk clang libclang-rt-14-dev libomp-14-dev)
+  pkgs+=(python3 python3-h5py python3-numpy procps gawk clang libclang-rt-14-dev libomp-14-dev strace)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -44,7 +44,8 @@ typedef struct pp_dataset_coll {
 pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_coll *coll,
                           size_t lo, size_t hi, pp_data *out);
 
-/* Writes a dataset file (atomically: PATH.tmp then rename). test may be NULL. */
+/* Writes a dataset file atomically: PATH.tmp (fsynced), rename, fsync of the directory. test
+ * may be NULL. */
 pp_status pp_dataset_write(const char *path, const pp_data *train, const pp_data *test,
                            const char *source);
 

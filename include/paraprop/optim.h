@@ -18,7 +18,8 @@ typedef struct pp_optim {
 } pp_optim;
 
 /* One step from the gradient SUM gsum over n samples (∇C₀ = gsum / n):
- *   μ = 0:  w ← (1 − ηλ/N) w − η ∇C₀,   b ← b − η ∇C₀
+ *   μ = 0:  w ← w − (c w + η ∇C₀) with c = ηλ/N,   b ← b − η ∇C₀
+ *           (the same as (1 − c) w − η ∇C₀, without rounding 1 − c in float)
  *   μ > 0:  v ← μ v − η (∇C₀ + (λ/N) w), w ← w + v   (biases without the λ term)
  * vel may be NULL when μ = 0. Elementwise, so the result is the same for any thread count. */
 void pp_optim_step(const pp_arch *a, const pp_optim *o, pp_real *params, pp_real *vel,

@@ -41,8 +41,12 @@ pp_status pp_eval(pp_comm *comm, pp_config *cfg, FILE *out);
  * layer and returns the overall worst in *worst. */
 pp_status pp_gradcheck(const pp_config *cfg, FILE *out, double *worst);
 
-/* Installs the SIGUSR1/SIGTERM/SIGINT handlers (flag only; a second SIGINT kills at once). */
+/* Installs the SIGUSR1/SIGTERM/SIGINT handlers (flag only; a second SIGINT kills at once) and
+ * ignores SIGXFSZ. Only for a loop that polls pp_signals_pending (pp_train): anywhere else the
+ * handlers would swallow the signals. */
 void pp_signals_install(void);
+/* Ignores SIGXFSZ, so that a write past a file-size limit fails with EFBIG and is reported. */
+void pp_signals_ignore_xfsz(void);
 /* Whether a stop was requested (also settable by tests). */
 int pp_signals_pending(void);
 void pp_signals_request_stop(void);

@@ -30,7 +30,7 @@ int cli_parse(pp_config *cfg, int cmd, const char *usage, int argc, char **argv,
 int cli_run_collective(int cmd, const char *usage, int argc, char **argv,
                        pp_status (*fn)(pp_comm *, pp_config *, FILE *));
 
-/* MPI set-up for commands that run on ranks. */
+/* MPI set-up for commands that run on ranks (SIGXFSZ ignored; no stop handlers). */
 pp_status cli_comm_init(int *argc, char ***argv, pp_comm **comm);
 
 #endif

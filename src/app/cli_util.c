@@ -47,7 +47,9 @@ int cli_parse(pp_config *cfg, int cmd, const char *usage, int argc, char **argv,
 pp_status cli_comm_init(int *argc, char ***argv, pp_comm **comm)
 {
     pp_status st = pp_comm_init(argc, argv, comm);
-    if (!st.code) pp_signals_install();
+    /* the stop handlers only where they are polled (train installs them); eval and bench
+     * keep the default actions of SIGTERM and SIGINT */
+    if (!st.code) pp_signals_ignore_xfsz();
     return st;
 }
 

@@ -16,6 +16,7 @@ int cmd_train(int argc, char **argv)
     pp_comm *comm = NULL;
     pp_status st = cli_comm_init(&argc, &argv, &comm);
     if (st.code) return cli_fail(NULL, st);
+    pp_signals_install(); /* pp_train polls them at every step */
     pp_train_result res;
     st = pp_train(comm, &cfg, stdout, &res);
     if (st.code) {

@@ -1,6 +1,7 @@
 /* The MLP: parameter layout, initialisation, forward pass, BP1–BP4 over blocks of rows. */
 #include "paraprop/net.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,13 +33,15 @@ pp_status pp_arch_init(pp_arch *a, int L, const size_t *sizes, pp_activation hid
     a->cost = cost;
     size_t off = 0;
     for (int l = 0; l <= L; l++) {
-        if (sizes[l] == 0 || sizes[l] > ((size_t)1 << 31))
-            return pp_error(PP_ERR_USAGE, "layer %d has %zu neurons; each layer needs 1 to 2^31", l,
-                            sizes[l]);
+        /* the matrix kernels take sizes and leading dimensions as int */
+        if (sizes[l] == 0 || sizes[l] > (size_t)INT_MAX)
+            return pp_error(PP_ERR_USAGE,
+                            "layer %d has %zu neurons; each layer needs 1 to %d (INT_MAX)", l,
+                            sizes[l], INT_MAX);
         a->n[l] = sizes[l];
     }
     for (int l = 1; l <= L; l++) {
-        size_t w = a->n[l] * a->n[l - 1]; /* both ≤ 2^31: no overflow in 64 bits */
+        size_t w = a->n[l] * a->n[l - 1]; /* both < 2^31: no overflow in 64 bits */
         if (off > SIZE_MAX / 2 - w - a->n[l])
             return pp_error(PP_ERR_USAGE, "the network has too many parameters");
         a->w_off[l] = off;

@@ -40,6 +40,19 @@ pp_status pp_comm_init(int *argc, char ***argv, pp_comm **out)
             return mpi_fail(rc, "initialisation");
         }
         c->owns_mpi = 1;
+    } else {
+        MPI_Query_thread(&provided);
+    }
+    /* OpenMP threads run between the main thread's MPI calls: an MPI that only promises
+     * MPI_THREAD_SINGLE may break on that, so refuse it rather than risk it */
+    if (provided < MPI_THREAD_FUNNELED) {
+        if (c->owns_mpi) MPI_Finalize();
+        free(c);
+        return pp_error(PP_ERR_RUNTIME,
+                        "the MPI library provides thread support level %d (MPI_THREAD_SINGLE), "
+                        "but paraprop needs MPI_THREAD_FUNNELED (%d): OpenMP threads run while the "
+                        "main thread calls MPI; use an MPI built with thread support",
+                        provided, MPI_THREAD_FUNNELED);
     }
     c->comm = MPI_COMM_WORLD;
     /* errors come back as codes and become pp_status values */

@@ -3,6 +3,7 @@
 #include "paraprop/checkpoint.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <libgen.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -328,6 +329,15 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
     PP_TRY(pp_h5_attr_i64(f, "complete", &v, path));
     if (v != 1) return pp_error(PP_ERR_INPUT, "%s: 'complete' is %lld, not 1", path, (long long)v);
     ck->complete = 1;
+    /* before any parameter is read: HDF5 would convert another precision silently, and the
+     * converted bytes could only fail the fingerprint as if the file were damaged */
+    PP_TRY(pp_h5_attr_string(f, "precision", ck->precision, sizeof ck->precision, path));
+    if (strcmp(ck->precision, PRECISION) != 0)
+        return pp_error(PP_ERR_INPUT,
+                        "%s: its parameters are %s but this paraprop is a %s build (%s); read it "
+                        "with a paraprop built with the same precision",
+                        path, ck->precision, PRECISION,
+                        PP_DOUBLE ? "PARAPROP_DOUBLE=ON" : "PARAPROP_DOUBLE=OFF");
 
     /* architecture */
     hsize_t dims[1] = {0};
@@ -343,9 +353,9 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
     int L = (int)dims[0] - 1;
     size_t sz[PP_MAX_LAYERS + 1];
     for (int l = 0; l <= L; l++) {
-        if (sizes[l] < 1 || sizes[l] > ((int64_t)1 << 31))
-            return pp_error(PP_ERR_INPUT, "%s: layer %d has %lld neurons (expected 1…2^31)", path,
-                            l, (long long)sizes[l]);
+        if (sizes[l] < 1 || sizes[l] > INT_MAX)
+            return pp_error(PP_ERR_INPUT, "%s: layer %d has %lld neurons (expected 1…%d)", path, l,
+                            (long long)sizes[l], INT_MAX);
         sz[l] = (size_t)sizes[l];
     }
     /* the stored shapes must agree with layer_sizes before anything is allocated from them */
@@ -407,7 +417,6 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
     PP_TRY(pp_h5_attr_string(f, "created_utc", ck->created_utc, sizeof ck->created_utc, path));
     PP_TRY(pp_h5_attr_string(f, "paraprop_version", ck->paraprop_version,
                              sizeof ck->paraprop_version, path));
-    PP_TRY(pp_h5_attr_string(f, "precision", ck->precision, sizeof ck->precision, path));
     if (ck->epoch < 0 || ck->step < 0 || ck->samples_seen < 0 || ck->batch_size < 0 ||
         ck->loss_count < 0)
         return pp_error(PP_ERR_INPUT, "%s: negative epoch/step/samples_seen/batch_size", path);

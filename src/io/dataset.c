@@ -2,6 +2,7 @@
 #include "paraprop/dataset.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,5 +350,12 @@ pp_status pp_dataset_write(const char *path, const pp_data *train, const pp_data
         remove(tmp);
         return pp_error(PP_ERR_WRITE, "%s: cannot rename into place", path);
     }
+    /* the rename itself is durable only once the directory is: else a crash soon after can
+     * leave the old file, or none, although convert reported success */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    if (pp_fsync_path(dirname(dir), 1) != 0)
+        return pp_error(PP_ERR_WRITE, "%s: fsync of the directory failed (%s)", path,
+                        strerror(errno));
     return pp_ok();
 }

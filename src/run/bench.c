@@ -7,6 +7,7 @@
 #include "paraprop/checkpoint.h"
 #include "paraprop/train.h"
 #include "core/fault.h"
+#include "json.h"
 #include "trainer.h"
 
 pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
@@ -59,23 +60,32 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
         char fp[65], line[8192];
         pp_params_fingerprint(t.params, t.arch.nparams, fp);
         const double steps = (double)cfg->steps;
+        /* the strings of the line, as JSON literals */
+        const char *text[7] = {PARAPROP_VERSION,
+                               pp_activation_name(cfg->hidden),
+                               pp_activation_name(cfg->output),
+                               pp_cost_name(cfg->cost),
+                               cfg->exact ? "exact" : "fast",
+                               pp_net_kernels(),
+                               fp};
+        char q[7][JSON_QUOTED_MAX(100)]; /* each of those is short */
+        for (int i = 0; i < 7; i++) json_quote(q[i], sizeof q[i], text[i]);
         int len = snprintf(
             line, sizeof line,
-            "{\"tool\": \"paraprop\", \"version\": \"%s\", \"ranks\": %d, \"threads\": %d, "
-            "\"layers\": [%s], \"hidden_activation\": \"%s\", \"output_activation\": \"%s\", "
-            "\"cost\": \"%s\", \"batch_size\": %lld, \"reduction\": \"%s\", \"kernels\": \"%s\", "
+            "{\"tool\": \"paraprop\", \"version\": %s, \"ranks\": %d, \"threads\": %d, "
+            "\"layers\": [%s], \"hidden_activation\": %s, \"output_activation\": %s, "
+            "\"cost\": %s, \"batch_size\": %lld, \"reduction\": %s, \"kernels\": %s, "
             "\"steps\": %lld, "
             "\"warmup\": %lld, \"parameters\": %zu, \"seconds\": %.6f, \"samples_per_s\": %.3f, "
             "\"time_per_step\": {\"total\": %.9f, \"compute\": %.9f, \"allreduce\": %.9f, "
             "\"optimizer\": %.9f, \"data\": %.9f, \"checkpoint\": %.9f}, \"peak_rss_bytes\": [",
-            PARAPROP_VERSION, t.R, t.T, cfg->layers, pp_activation_name(cfg->hidden),
-            pp_activation_name(cfg->output), pp_cost_name(cfg->cost), (long long)cfg->batch_size,
-            cfg->exact ? "exact" : "fast", pp_net_kernels(), (long long)cfg->steps,
-            (long long)cfg->warmup, t.arch.nparams, wall, steps * (double)B / wall, wall / steps,
-            ph[1] / steps, ph[2] / steps, ph[3] / steps, ph[0] / steps, ph[4] / steps);
+            q[0], t.R, t.T, cfg->layers /* digits and commas (pp_config_check) */, q[1], q[2], q[3],
+            (long long)cfg->batch_size, q[4], q[5], (long long)cfg->steps, (long long)cfg->warmup,
+            t.arch.nparams, wall, steps * (double)B / wall, wall / steps, ph[1] / steps,
+            ph[2] / steps, ph[3] / steps, ph[0] / steps, ph[4] / steps);
         for (int r = 0; r < t.R && len > 0 && len < (int)sizeof line - 100; r++)
             len += snprintf(line + len, sizeof line - (size_t)len, "%s%.0f", r ? ", " : "", rss[r]);
-        snprintf(line + len, sizeof line - (size_t)len, "], \"fingerprint\": \"%s\"}\n", fp);
+        snprintf(line + len, sizeof line - (size_t)len, "], \"fingerprint\": %s}\n", q[6]);
         if (out) {
             fputs(line, out);
             fflush(out);

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -390,8 +391,11 @@ static pp_status parse_layers(pp_config *c)
                             c->layers);
         if (n > PP_MAX_LAYERS)
             return pp_error(PP_ERR_USAGE, "--layers: at most %d sizes", PP_MAX_LAYERS + 1);
-        if (v > ((unsigned long long)1 << 31))
-            return pp_error(PP_ERR_USAGE, "--layers: layer size %llu is above 2^31", v);
+        if (v > (unsigned long long)INT_MAX)
+            return pp_error(PP_ERR_USAGE,
+                            "--layers: layer size %llu is above %d (INT_MAX, the largest size the "
+                            "matrix kernels take)",
+                            v, INT_MAX);
         c->sizes[n++] = (size_t)v;
         if (*end == ',' && end[1] == '\0')
             return pp_error(PP_ERR_USAGE, "--layers: '%s' ends with a comma", c->layers);

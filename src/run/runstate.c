@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json.h"
+
 pp_status runstate_mkdirs(const char *path)
 {
     char buf[4096];
@@ -177,7 +179,11 @@ static void write_row(FILE *f, const pp_metrics_row *r, const char *fp, int64_t 
     json_num(f, "samples_per_s", r->samples_per_s);
     json_num(f, "elapsed_s", r->seconds);
     if (samples >= 0) fprintf(f, ", \"samples_seen\": %lld", (long long)samples);
-    if (fp && *fp) fprintf(f, ", \"fingerprint\": \"%s\"", fp);
+    if (fp && *fp) {
+        char q[JSON_QUOTED_MAX(64)];
+        json_quote(q, sizeof q, fp);
+        fprintf(f, ", \"fingerprint\": %s", q);
+    }
     fprintf(f, "}\n");
 }
 
@@ -217,8 +223,10 @@ void runstate_event(const char *path, const char *event, const char *detail)
     char ts[32];
     gmtime_r(&now, &tmv);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-    fprintf(f, "{\"event\": \"%s\", \"time\": \"%s\"%s%s}\n", event, ts, *detail ? ", " : "",
-            detail);
+    char q[JSON_QUOTED_MAX(32)], qt[JSON_QUOTED_MAX(sizeof ts)];
+    json_quote(q, sizeof q, event);
+    json_quote(qt, sizeof qt, ts);
+    fprintf(f, "{\"event\": %s, \"time\": %s%s%s}\n", q, qt, *detail ? ", " : "", detail);
     fclose(f);
 }
 

@@ -41,7 +41,8 @@ pp_status runstate_metrics_truncate(const char *path, int64_t max_epoch, const p
 pp_status runstate_metrics_append(const char *path, const pp_metrics_row *row,
                                   const char *fingerprint, int64_t samples_seen);
 
-/* Appends an event line: {"event": "...", ...detail}. detail is a JSON fragment or "". */
+/* Appends an event line: {"event": "...", ...detail}. event: up to 31 bytes. detail is a JSON
+ * fragment or "" (its strings made with json_quote, json.h). */
 void runstate_event(const char *path, const char *event, const char *detail);
 
 #endif

@@ -9,6 +9,7 @@
 #include "paraprop/checkpoint.h"
 #include "paraprop/train.h"
 #include "core/fault.h"
+#include "json.h"
 #include "runstate.h"
 #include "trainer.h"
 
@@ -57,13 +58,27 @@ static void describe(const trainer *t, const loop_state *s, char *config, pp_che
     ck->nmetrics = s->nhist;
 }
 
+/* Parameters that an update overflowed (from a finite gradient) are never saved: checked before
+ * every checkpoint and at the end of every epoch, so the overflowing step is at or before the
+ * point named. */
+static pp_status check_params(const trainer *t, const loop_state *s)
+{
+    pp_status st = trainer_check_params(t);
+    if (!st.code) return st;
+    return pp_error(st.code,
+                    "training diverged: the parameters are not finite after %lld step(s) (epoch "
+                    "%lld): %s; no checkpoint of the diverged state was written (try a lower "
+                    "--learning-rate, now %g)",
+                    (long long)s->gstep, (long long)s->epoch + 1, st.msg, t->cfg->eta);
+}
+
 /* Rank 0 writes; every rank learns the outcome. */
 static pp_status write_checkpoint(trainer *t, loop_state *s, char *config, const char *path,
                                   int prune)
 {
     double t0 = omp_get_wtime();
-    pp_status st = pp_ok();
-    if (t->rank == 0) {
+    pp_status st = check_params(t, s);
+    if (!st.code && t->rank == 0) {
         pp_checkpoint ck;
         describe(t, s, config, &ck);
         st = pp_checkpoint_write(path, &ck);
@@ -101,7 +116,21 @@ static void sizes_text(const pp_arch *a, char *buf, size_t n)
         len += (size_t)snprintf(buf + len, n - len, "%s%zu", l ? "," : "", a->n[l]);
 }
 
-/* Refuses a checkpoint that belongs to another model, batch or dataset. */
+/* The value of `key = value` in a checkpoint's config text into out ("" when absent). */
+static void config_value(const char *text, const char *key, char *out, size_t n)
+{
+    out[0] = '\0';
+    size_t kl = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, key, kl) == 0 && strncmp(p + kl, " = ", 3) == 0) {
+            size_t vl = strcspn(p + kl + 3, "\n");
+            snprintf(out, n, "%.*s", (int)vl, p + kl + 3);
+            return;
+        }
+}
+
+/* Refuses a checkpoint that belongs to another model, batch or dataset, or whose resumption
+ * would silently change the sample order or restart the momentum. */
 static pp_status check_match(const trainer *t, const pp_checkpoint *ck, const char *path)
 {
     const pp_arch *a = &t->arch, *b = &ck->arch;
@@ -136,6 +165,19 @@ static pp_status check_match(const trainer *t, const pp_checkpoint *ck, const ch
     if (ck->seed != t->cfg->seed)
         return pp_error(PP_ERR_USAGE, "cannot resume from %s: seed %llu, this run %llu", path,
                         (unsigned long long)ck->seed, (unsigned long long)t->cfg->seed);
+    /* the epoch's order is regenerated on resume, so it must be the order the epoch began with */
+    char shuffle[16];
+    config_value(ck->config ? ck->config : "", "shuffle", shuffle, sizeof shuffle);
+    if (*shuffle && strcmp(shuffle, t->cfg->shuffle ? "on" : "off") != 0)
+        return pp_error(PP_ERR_USAGE, "cannot resume from %s: --shuffle %s, this run %s", path,
+                        shuffle, t->cfg->shuffle ? "on" : "off");
+    if (t->cfg->momentum != 0 && !ck->velocity)
+        return pp_error(PP_ERR_USAGE,
+                        "cannot resume from %s: it holds no momentum velocity (written with "
+                        "--momentum 0) but this run has --momentum %g, whose velocity would "
+                        "restart at zero; resume with --momentum 0, or start a new run from its "
+                        "weights with --init-from",
+                        path, t->cfg->momentum);
     return pp_ok();
 }
 
@@ -282,6 +324,7 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
         }
         /* end of epoch: evaluate, record, maybe checkpoint */
         if (log && progress) fprintf(stderr, "\r\033[K");
+        PP_TRY(pp_comm_agree(t->comm, check_params(t, s)));
         double tl = -1, ta = -1;
         if (t->info.has_test) PP_TRY(trainer_evaluate(t, &t->test, t->info.n_test, &tl, &ta, NULL));
         double dt = omp_get_wtime() - te0;
@@ -366,9 +409,10 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
             st = runstate_metrics_truncate(s.metrics, s.epoch, s.hist, s.nhist);
         else if (!st.code)
             st = write_text(s.metrics, "");
-        char detail[4600];
-        snprintf(detail, sizeof detail, "\"ranks\": %d, \"threads\": %d, \"resumed_from\": \"%s\"",
-                 t.R, t.T, resume);
+        char qres[JSON_QUOTED_MAX(sizeof resume)], detail[sizeof qres + 64];
+        json_quote(qres, sizeof qres, resume); /* a run directory may hold '"' or '\\' */
+        snprintf(detail, sizeof detail, "\"ranks\": %d, \"threads\": %d, \"resumed_from\": %s", t.R,
+                 t.T, qres);
         if (!st.code) runstate_event(s.metrics, *resume ? "resume" : "start", detail);
         if (log && !st.code)
             fprintf(log,
@@ -396,9 +440,10 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
     res->epochs_done = s.epoch;
     res->samples_seen = s.samples;
     if (rank == 0 && !st.code) {
-        char detail[256];
-        snprintf(detail, sizeof detail, "\"fingerprint\": \"%s\", \"samples_seen\": %lld",
-                 res->fingerprint, (long long)s.samples);
+        char qfp[JSON_QUOTED_MAX(64)], detail[256];
+        json_quote(qfp, sizeof qfp, res->fingerprint);
+        snprintf(detail, sizeof detail, "\"fingerprint\": %s, \"samples_seen\": %lld", qfp,
+                 (long long)s.samples);
         runstate_event(s.metrics, res->stopped_early ? "stopped" : "finished", detail);
     }
     free(config);

@@ -93,6 +93,37 @@ static pp_status load_train(trainer *t)
     return st;
 }
 
+/* The log-likelihood cost's δᴸ = a − y (shared/MATH.md) holds only when each target row is a
+ * probability distribution (in general ∂C/∂z = a Σy − y), and a negative target makes the cost
+ * unbounded below: float targets are checked once, where the cost is known. Labels are one-hot. */
+static pp_status check_targets(const trainer *t)
+{
+    const pp_data *x = &t->train;
+    if (t->arch.cost != PP_COST_LOG_LIKELIHOOD || !x->targets) return pp_ok();
+    const size_t k = x->k;
+    for (size_t i = 0; i < x->n; i++) {
+        const float *y = x->targets + i * k;
+        double sum = 0;
+        for (size_t j = 0; j < k; j++) {
+            if (y[j] < 0)
+                return pp_error(PP_ERR_INPUT,
+                                "%s: /train/targets: target %zu of sample %zu is %g; the "
+                                "log-likelihood cost needs every row to be a probability "
+                                "distribution (y >= 0, sum 1), or choose --cost quadratic",
+                                t->cfg->data, j, i, (double)y[j]);
+            sum += y[j];
+        }
+        /* float rounding of the stored values, not a different distribution */
+        if (fabs(sum - 1) > 1e-4)
+            return pp_error(PP_ERR_INPUT,
+                            "%s: /train/targets: the targets of sample %zu sum to %.7g; the "
+                            "log-likelihood cost needs every row to be a probability distribution "
+                            "(y >= 0, sum 1), or choose --cost quadratic",
+                            t->cfg->data, i, sum);
+    }
+    return pp_ok();
+}
+
 static pp_status load_test(trainer *t)
 {
     if (!t->info.has_test) return pp_ok();
@@ -183,7 +214,28 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
                       t->info.labelled ? "classes" : "target columns");
     st = pp_comm_agree(comm, st);
     if (st.code) return st;
+    if (need_train) {
+        /* bounds that need N, the training-set size (the same verdict on every rank, agreed all
+         * the same so that it reaches the app as an agreed failure) */
+        const size_t N = t->info.n_train;
+        const double decay = cfg->eta * cfg->l2 / (double)N;
+        if ((uint64_t)cfg->batch_size > (uint64_t)N)
+            st = pp_error(PP_ERR_USAGE,
+                          "--batch-size %lld is larger than the %zu training samples of %s (the "
+                          "workspaces are sized by the batch); --batch-size %zu is full-batch "
+                          "training",
+                          (long long)cfg->batch_size, N, cfg->data, N);
+        else if (decay >= 1)
+            st = pp_error(PP_ERR_USAGE,
+                          "the weight decay ηλ/N = %g × %g / %zu = %g must be below 1 (at 1 or "
+                          "more every step zeroes or flips the weights): lower --l2 or "
+                          "--learning-rate",
+                          cfg->eta, cfg->l2, N, decay);
+        st = pp_comm_agree(comm, st);
+        if (st.code) return st;
+    }
     if (need_train) PP_TRY(load_train(t));
+    if (need_train) PP_TRY(pp_comm_agree(comm, check_targets(t)));
     PP_TRY(load_test(t));
     st = pp_comm_agree(comm, alloc_state(t));
     if (st.code) return st;
@@ -245,6 +297,20 @@ static pp_status check_finite(const trainer *t, double cost)
     }
     if (!isfinite(cost))
         return pp_error(PP_ERR_DIVERGED, "the minibatch cost is not finite (%g)", cost);
+    return pp_ok();
+}
+
+pp_status trainer_check_params(const trainer *t)
+{
+    const pp_arch *a = &t->arch;
+    if (pp_all_finite(t->params, a->nparams)) return pp_ok();
+    for (int l = 1; l <= a->L; l++) {
+        size_t lo = a->w_off[l], hi = a->b_off[l] + a->n[l];
+        for (size_t i = lo; i < hi; i++)
+            if (!isfinite((double)t->params[i]))
+                return pp_error(PP_ERR_DIVERGED, "layer %d: the %s hold a non-finite value (%g)", l,
+                                i < a->b_off[l] ? "weights" : "biases", (double)t->params[i]);
+    }
     return pp_ok();
 }
 

@@ -48,6 +48,11 @@ void trainer_order(trainer *t, int64_t epoch);
 pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop, int *stop,
                        double *cost);
 
+/* PP_ERR_DIVERGED naming the first layer whose parameters are not all finite: an update can
+ * overflow them from a finite gradient, which trainer_step's check does not see. Local (every
+ * rank holds the same parameters). */
+pp_status trainer_check_params(const trainer *t);
+
 /* Mean cost and accuracy over a distributed dataset (each rank its slice x). conf: k×k counts
  * (row: true class, column: predicted) or NULL. */
 pp_status trainer_evaluate(trainer *t, const pp_data *x, size_t n_global, double *loss, double *acc,

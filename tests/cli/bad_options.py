@@ -192,6 +192,20 @@ case("--layers 784,10000000,10 (30 GiB per copy) under ulimit -v 4 GiB",
      train(layers="784,10000000,10", data=MNISTLIKE), {2, 6}, [("memory", "allocate", "GiB")],
      max_seconds=120)
 
+# ---- bounds: sizes the int-indexed kernels cannot take, a batch above N, decay ηλ/N ≥ 1
+case("--layers 4,2147483648,3 (above INT_MAX)", train(layers="4,2147483648,3"), 2,
+     ["--layers", "2147483648", "INT_MAX"])
+case("--layers 4,2147483647,3 (INT_MAX: past the bound, refused by the memory estimate)",
+     train(layers="4,2147483647,3"), 2, ["GiB", "4,2147483647,3"], max_seconds=120)
+case("--batch-size 31 with 30 training samples", train("--batch-size", "31"), 2,
+     ["--batch-size 31", "30 training samples"])
+case("positive: --batch-size 30 = N (full batch)", train("--batch-size", "30"), 0)
+case("--l2 30 --learning-rate 1 with N = 30 (decay ηλ/N = 1)",
+     train("--l2", "30", "--learning-rate", "1"), 2, ["weight decay", "below 1"])
+case("--l2 1e12 (decay far above 1)", train("--l2", "1e12"), 2, ["weight decay", "below 1"])
+case("positive: --l2 29 --learning-rate 1 with N = 30 (decay 0.97)",
+     train("--l2", "29", "--learning-rate", "1"), 0)
+
 # ---- numbers
 case("--batch-size 0", train("--batch-size", "0"), 2, ["--batch-size", "0"])
 case("--batch-size -1", train("--batch-size", "-1"), 2, ["--batch-size", "-1"])

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Preemption: SIGUSR1 to ONE rank of a 2-rank run → both ranks stop at the same step, a
 # checkpoint is written, the exit status is 75; running again resumes and ends with the bits of
-# an uninterrupted run.
+# an uninterrupted run. bench, which polls no stop flag, is ended by SIGTERM at once.
 source "$(dirname "$0")/../lib/common.sh"
 bin=$1 dir=$2; rm -rf "$dir"; mkdir -p "$dir"
 synth_h5 "$bin" "$dir/d.h5" 4000 100 32 4
@@ -36,4 +36,16 @@ mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$dir/s" > "$dir/r.txt" || fail "
 grep -q "resuming from" "$dir/r.txt" || fail "did not resume"
 got=$(fingerprint_of "$dir/r.txt")
 [ "$got" = "$want" ] || fail "resumed fingerprint $got, uninterrupted $want"
+# bench (like eval) polls no stop flag, so it must keep SIGTERM's default action: it ends at
+# once, killed by the signal, instead of swallowing it and running its steps to the end
+"$bin" bench --data "$dir/d.h5" --layers 32,256,256,4 --steps 100000000 --threads 1 \
+  > "$dir/b.txt" 2>&1 &
+bench=$!
+sleep 2
+kill -0 $bench 2>/dev/null || fail "bench ended before it could be signalled: $(tail -3 "$dir/b.txt")"
+kill -TERM $bench
+for _ in $(seq 600); do kill -0 $bench 2>/dev/null || break; sleep 0.1; done
+if kill -0 $bench 2>/dev/null; then kill -KILL $bench; fail "bench ignored SIGTERM"; fi
+set +e; wait $bench; rc=$?; set -e
+[ $rc -eq 143 ] || fail "bench after SIGTERM: exit status $rc, expected 143 (killed by SIGTERM)"
 echo "PASS signal (stopped at $(ls "$dir/s/checkpoints"))"

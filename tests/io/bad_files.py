@@ -276,6 +276,30 @@ p = h5ds("ds-targets-shape.h5", lambda f: (f["train"].__delitem__("labels"), f["
     "targets", data=np.zeros((N, K + 1), np.float32))), with_test=False)
 case("dataset: /train/targets with K+1 columns", train_cmd(p, "targ"), 3, p,
      ["targets", "classes", "shape", "columns"])
+# float targets under the log-likelihood cost (the default): each row must be a distribution
+
+
+def soft_targets(name, T):
+    return h5ds(name, lambda f: (f["train"].__delitem__("labels"),
+                                 f["train"].create_dataset("targets", data=T)), with_test=False)
+
+
+T_OK = np.full((N, K), 0.2, np.float32)
+T_OK[:, 0] = 0.6
+p = soft_targets("ds-targets-soft.h5", T_OK)
+case("positive: soft targets that sum to 1 (log-likelihood)", train_cmd(p, "soft"), 0, None, [])
+T_NEG = T_OK.copy()
+T_NEG[5] = [1.5, -0.25, -0.25]
+p = soft_targets("ds-targets-negative.h5", T_NEG)
+case("dataset: log-likelihood with a negative target", train_cmd(p, "tneg"), 3, p,
+     ["target 1 of sample 5 is -0.25"])
+T_SUM = T_OK.copy()
+T_SUM[7] = [0.5, 0.5, 0.5]
+p = soft_targets("ds-targets-sum.h5", T_SUM)
+case("dataset: log-likelihood with targets that sum to 1.5", train_cmd(p, "tsum"), 3, p,
+     ["targets of sample 7 sum to 1.5"])
+case("positive: the same targets with the quadratic cost",
+     train_cmd(p, "tsumq") + ["--cost", "quadratic"], 0, None, [])
 p = write("ds-text.h5", b"this is not an HDF5 file\n" * 20)
 case("dataset: not an HDF5 file", train_cmd(p, "text"), 3, p,
      ["hdf5", "not a", "cannot open", "signature"])
@@ -428,6 +452,18 @@ def make_checkpoints():
     with h5py.File(p, "r+") as f:
         del f["model/layer_2"]
     reseal(p)
+    # what a build of the other precision wrote: every parameter dataset in the other float
+    # type and the `precision` attribute to match (the fingerprint is of the original bytes)
+    p = copy("ck-other-precision.h5")
+    with h5py.File(p, "r+") as f:
+        other = "float64" if f.attrs["precision"].decode() == "float32" else "float32"
+        for l in range(1, 3):
+            for k in ("weights", "biases"):
+                g, a = f[f"model/layer_{l}"], f[f"model/layer_{l}/{k}"][()]
+                del g[k]
+                g.create_dataset(k, data=a.astype("<f8" if other == "float64" else "<f4"))
+        f.attrs["precision"] = np.bytes_(other)
+    reseal(p)
     p = copy("ck-bad-shape.h5")
     with h5py.File(p, "r+") as f:
         w = f["model/layer_1/weights"][()]
@@ -485,6 +521,9 @@ CK_CASES = [
     ("ck-no-layer2.h5", "/model/layer_2 deleted", ["layer_2"]),
     ("ck-bad-shape.h5", "layer_1 weights of the wrong shape", ["layer_1", "shape"]),
     ("ck-bad-activation.h5", "unknown activation 'banana'", ["banana", "activation"]),
+    ("ck-other-precision.h5", "written by a build of the other precision",
+     ["parameters are float64 but this paraprop is a float32 build",
+      "parameters are float32 but this paraprop is a float64 build"]),
     ("ds-text.h5", "a text file", ["hdf5", "not a", "cannot open", "signature"]),
 ]
 CK_POSITIVE = "run-good/final.h5"
@@ -500,6 +539,7 @@ case("checkpoint: eval --model an unsealed dataset, --allow-unsealed on",
 for fname, what, phrases in CK_CASES:
     case(f"checkpoint: inspect, {what}", ["inspect", P(fname)], 3, P(fname), phrases)
 for fname, what, phrases in [c for c in CK_CASES if c[0] in ("ck-flip-w1.h5", "ck-incomplete.h5",
+                                                             "ck-other-precision.h5",
                                                              "ck-edited-unsealed.h5",
                                                              "ck-unsealed.h5")]:
     case(f"checkpoint: eval --model, {what}", eval_cmd(P(fname), good), 3, P(fname), phrases)

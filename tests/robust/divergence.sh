@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Divergence: a learning rate that blows up stops training at that step with status 4 and a
 # message naming step and layer; no checkpoint of the diverged state is written and the
-# previous checkpoint stays the newest, valid one.
+# previous checkpoint stays the newest, valid one. An update that overflows the parameters
+# from a finite gradient is caught before any checkpoint of it.
 source "$(dirname "$0")/../lib/common.sh"
 bin=$1 dir=$2; rm -rf "$dir"; mkdir -p "$dir"
 synth_h5 "$bin" "$dir/d.h5" 400 50 6 3
@@ -28,4 +29,25 @@ f = h5py.File(sys.argv[1], "r")
 ok = all(np.isfinite(f[f"/model/layer_{l}/{k}"][...]).all() for l in (1, 2) for k in ("weights", "biases"))
 sys.exit(0 if ok else 1)
 PY
+
+# An update that overflows the parameters from a finite gradient: inputs near 1e31 through an
+# identity hidden layer keep cost and gradient finite (float max 3.4e38), and η = 1e9 sends the
+# first step's weights to ±inf. The parameters are checked before every checkpoint: status 4, a
+# message about the parameters, and no checkpoint of the overflowed state.
+awk 'BEGIN { srand(3); for (i = 0; i < 40; i++)
+  printf "%d,%.3e,%.3e\n", i % 3, (rand() - 0.5) * 2e31, (rand() - 0.5) * 2e31 }' > "$dir/big.csv"
+"$bin" convert csv --train "$dir/big.csv" --classes 3 -o "$dir/big.h5" > /dev/null
+set +e
+mpirun_n 2 "$bin" train --data "$dir/big.h5" --layers 2,4,3 --hidden-activation identity \
+  --learning-rate 1e9 --batch-size 10 --epochs 2 --checkpoint-every 1steps --threads 1 \
+  --run-dir "$dir/run2" --progress off > "$dir/out2.txt" 2>&1
+rc=$?
+set -e
+[ $rc -eq 4 ] || fail "overflowing update: exit status $rc, expected 4: $(tail -3 "$dir/out2.txt")"
+grep -Eq "training diverged: the parameters are not finite after 1 step.*layer 1: the weights hold a non-finite value" \
+  "$dir/out2.txt" || fail "overflowing update: message: $(grep error "$dir/out2.txt")"
+grep -q "no checkpoint of the diverged state was written" "$dir/out2.txt" || fail "overflow: no word on checkpoints"
+[ ! -f "$dir/run2/final.h5" ] || fail "overflowing update: a final model was written"
+left=$(ls "$dir/run2/checkpoints" | wc -l)
+[ "$left" -eq 0 ] || fail "overflowing update: checkpoint(s) of the overflowed state: $(ls "$dir/run2/checkpoints")"
 echo "PASS divergence"

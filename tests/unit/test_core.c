@@ -352,6 +352,57 @@ static void test_optimizer(void)
     CHECK(fabs(q[2] - (0.5 + vb)) < 1e-6, "momentum bias %g", (double)q[2]);
 }
 
+/* The L2 decay c = ηλ/N must act with its own value, not rounded into a factor 1 − c: in float
+ * that factor moved the main job's c (8.3e-6) by 0.14 % and was exactly 1 for c below ~3e-8.
+ * One step with λ against the same step without it, over many weights: the mean relative
+ * difference is c (one weight alone cannot show a change below its rounding, but the roundings
+ * of 10^5 weights average to it). */
+static double mean_decay(double eta, double lambda, size_t ntrain)
+{
+    const size_t sizes[2] = {1000, 100};
+    pp_arch A;
+    pp_arch_init(&A, 1, sizes, PP_ACT_SIGMOID, PP_ACT_SIGMOID, PP_COST_QUADRATIC);
+    size_t P = A.nparams, nw = 1000 * 100;
+    pp_real *p = malloc(P * sizeof *p), *q = malloc(P * sizeof *q), *g = malloc(P * sizeof *g);
+    uint64_t x = 12345;
+    for (size_t i = 0; i < P; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        double u = (double)(x >> 11) / 9007199254740992.0; /* [0, 1) */
+        p[i] = (pp_real)(0.5 + 0.5 * u);
+        g[i] = (pp_real)(0.1 * (u - 0.37) * (double)(i % 7 + 1)); /* η g/n ~ 1e-3 */
+    }
+    memcpy(q, p, P * sizeof *p);
+    pp_optim with = {eta, lambda, 0.0, ntrain}, without = {eta, 0.0, 0.0, ntrain};
+    pp_optim_step(&A, &with, p, NULL, g, 10, 1);
+    pp_real *orig = malloc(P * sizeof *orig);
+    memcpy(orig, q, P * sizeof *q);
+    pp_optim_step(&A, &without, q, NULL, g, 10, 1);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < nw; i++) {
+        num += (double)q[i] - (double)p[i];
+        den += (double)orig[i];
+    }
+    int bias_same = memcmp(p + nw, q + nw, (P - nw) * sizeof *p) == 0;
+    CHECK(bias_same, "L2 decay touched a bias");
+    free(p);
+    free(q);
+    free(g);
+    free(orig);
+    return num / den;
+}
+
+static void test_l2_decay(void)
+{
+    /* the main job: η 0.1, λ 5, N 60000 */
+    double c = 0.1 * 5 / 60000, m = mean_decay(0.1, 5, 60000);
+    CHECK(fabs(m / c - 1) < 2e-4, "main-job decay %.6g, expected c = %.6g (%.3f %% off)", m, c,
+          100 * (m / c - 1));
+    /* a large N with a tiny λ: c = 1e-8, where 1 − c rounds to exactly 1 in float */
+    c = 0.1 * 0.1 / 1e6;
+    m = mean_decay(0.1, 0.1, 1000000);
+    CHECK(fabs(m / c - 1) < 0.1, "tiny-c decay %.6g, expected c = %.6g", m, c);
+}
+
 /* Exact mode, simulated over R "ranks" in one process: the int64 sums of all shards must give
  * the same bits for every R and thread count, and agree with a float64 reference. */
 static void exact_grad(const pp_arch *A, const pp_real *p, const pp_data *x, const uint32_t *ids,
@@ -628,6 +679,7 @@ int main(void)
     test_refused_pairs();
     test_stable_costs();
     test_optimizer();
+    test_l2_decay();
     test_exact_mode();
     test_exact_range();
 #if PARAPROP_FAULT_INJECTION
