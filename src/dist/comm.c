@@ -58,6 +58,7 @@ pp_status pp_comm_init(int *argc, char ***argv, pp_comm **out)
     /* errors come back as codes and become pp_status values */
     MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(c->comm, &c->rank);
+    pp_fault_set_rank(c->rank);
     MPI_Comm_size(c->comm, &c->size);
     MPI_Comm node;
     c->local_size = 1;
@@ -165,6 +166,7 @@ pp_status pp_comm_sum_real(pp_comm *c, pp_real *buf, size_t n)
     /* a failure only this rank sees, left unagreed on purpose: the app must abort the job */
     if (pp_fault("grad-allreduce", pp_comm_rank(c)))
         return pp_error(PP_ERR_RUNTIME, "MPI gradient allreduce failed: injected fault");
+    pp_fault_kill("allreduce"); /* the others are in the allreduce, or about to be */
 #if PP_DOUBLE
     return allreduce(c, buf, n, MPI_DOUBLE, sizeof *buf, MPI_SUM, "gradient allreduce");
 #else
@@ -173,6 +175,7 @@ pp_status pp_comm_sum_real(pp_comm *c, pp_real *buf, size_t n)
 }
 pp_status pp_comm_sum_i64(pp_comm *c, int64_t *buf, size_t n)
 {
+    pp_fault_kill("allreduce");
     /* in 8 MiB pieces: Open MPI's reduction buffer grows with the message (W3's 47 MB of int64
      * cost 15 MiB more per rank), and integer sums are the same in pieces */
     return allreduce_chunked(c, buf, n, MPI_INT64_T, sizeof *buf, MPI_SUM, (size_t)1 << 20,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/fault.h"
 #include "h5util.h"
 #include "paraprop/seal.h"
 #include "paraprop/fingerprint.h"
@@ -201,6 +202,8 @@ pp_status pp_checkpoint_write(const char *path, pp_checkpoint *ck)
                         "untouched",
                         tmp, e ? strerror(e) : "HDF5 error");
     }
+    /* a kill between the written temporary file and its rename (tests/robust/kill_sites.sh) */
+    pp_fault_kill("checkpoint-write");
     if (rename(tmp, path) != 0) {
         remove(tmp);
         return pp_error(PP_ERR_WRITE, "%s: rename into place failed", path);

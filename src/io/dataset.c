@@ -253,6 +253,7 @@ pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_
             mt = info.labelled ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT;
             buf = info.labelled ? (void *)out->labels : (void *)out->targets;
         }
+        if (which == 0) pp_fault_kill("dataset-read"); /* the others are in this collective read */
         if (H5Dread(d, mt, ms, fs, xfer, buf) < 0 || (which == 0 && pp_fault("dataset-read", me)))
             st = pp_error(PP_ERR_INPUT,
                           "%s: reading '%s' rows %zu…%zu failed (truncated or "

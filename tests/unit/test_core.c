@@ -666,6 +666,13 @@ static void test_fault_spec(void)
     setenv("PARAPROP_FAULT", "dataset-read:10,x:,y:1a,z", 1);
     CHECK(!pp_fault("dataset-read", 1) && pp_fault("dataset-read", 10), "rank 10 read as 1");
     CHECK(!pp_fault("x", 0) && !pp_fault("y", 1) && !pp_fault("z", 0), "a malformed entry fires");
+    /* SITE:RANK@N fires on the N-th call of that site on that rank only */
+    setenv("PARAPROP_FAULT", "nth-site:2@3,bad-nth:2@0,bad-nth2:2@x", 1);
+    int fired[5];
+    for (int i = 0; i < 5; i++) fired[i] = pp_fault("nth-site", 2);
+    CHECK(!fired[0] && !fired[1] && fired[2] && !fired[3] && !fired[4], "@3 fired off its call");
+    CHECK(!pp_fault("nth-site", 1), "@3 fired on another rank");
+    CHECK(!pp_fault("bad-nth", 2) && !pp_fault("bad-nth2", 2), "a malformed @N fires");
     unsetenv("PARAPROP_FAULT");
 }
 #endif
