@@ -31,10 +31,11 @@ enum {
 };
 
 /* Reads a model file (a checkpoint or RUN_DIR/final.h5) and verifies it before use: its
- * SHA-256 seal, format and version, `complete`, shapes, checksums and the stored parameter
- * fingerprint. On success *model is a new model (free it with pp_model_free). On failure
- * *model is NULL and the status is PP_ERR_INPUT (the file and the problem are named),
- * PP_ERR_NOMEM or PP_ERR_USAGE (a NULL argument). */
+ * SHA-256 seal (required: a file without one is refused, because only the seal protects
+ * against HDF5 crashing on damaged metadata), format and version, `complete`, shapes,
+ * checksums and the stored parameter fingerprint. On success *model is a new model (free it with
+ * pp_model_free). On failure *model is NULL and the status is PP_ERR_INPUT (the file and the
+ * problem are named), PP_ERR_NOMEM or PP_ERR_USAGE (a NULL argument). */
 pp_status pp_model_load(const char *path, pp_model **model);
 
 /* Frees a model; NULL is allowed. */

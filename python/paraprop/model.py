@@ -90,6 +90,11 @@ class Model:
         if not os.path.exists(path):
             raise ModelError(f"{path}: cannot open (no such file)")
         self.sealed = _check_seal(path) if verify else False
+        if verify and not self.sealed:
+            # as pp_model_load: only the seal protects HDF5 from damaged metadata
+            raise ModelError(f"{path}: the file carries no seal (not written by paraprop, or "
+                             "rewritten by another tool such as h5repack); load(path, "
+                             "verify=False) reads it unverified")
         try:
             f = h5py.File(path, "r")
         except OSError as e:
@@ -196,6 +201,7 @@ class Model:
 
 
 def load(path, verify=True):
-    """Loads a model (final.h5) or checkpoint; with verify (default) checks the seal and the
-    stored fingerprint like paraprop does. Raises ModelError naming the file on a bad file."""
+    """Loads a model (final.h5) or checkpoint; with verify (default) requires and checks the
+    seal and the stored fingerprint like pp_model_load. Raises ModelError naming the file on a
+    bad file."""
     return Model(path, verify=verify)

@@ -34,6 +34,11 @@ pp_status pp_h5_open_dataset(hid_t file, const char *name, int rank, hsize_t *di
  * integers, 4/8-byte floats): a damaged type size must not reach H5Dread's conversion. */
 pp_status pp_h5_check_type(hid_t d, int want_int, const char *name, const char *path);
 
+/* Refuses a chunked dataset whose chunks are empty or larger than its maximum extent (which
+ * HDF5 itself never creates): HDF5 1.10 then reads past its chunk buffer inside H5Dread
+ * (tests/fuzz/crashes/checkpoint-chunk-extent-segv.h5). */
+pp_status pp_h5_check_chunks(hid_t d, const char *name, const char *path);
+
 /* Whether dataset d is stored with the fletcher32 checksum filter. */
 int pp_h5_has_fletcher32(hid_t d);
 

@@ -34,8 +34,21 @@ cp run/final.h5 damaged.h5
 size=$(stat -c %s damaged.h5)
 printf '\x5a' | dd of=damaged.h5 bs=1 seek=$((size / 2)) conv=notrunc status=none
 cmp -s damaged.h5 run/final.h5 && fail "damaging the copy changed nothing"
+# unsealed: refused by the API before HDF5 reads it (the fuzzing reproducer crashed HDF5)
+crash="$(cd "$(dirname "$0")/../fuzz/crashes" && pwd)/checkpoint-chunk-extent-segv.h5"
+unsealed=()
+if command -v h5repack > /dev/null; then
+  h5repack run/final.h5 repacked.h5 && unsealed=(repacked.h5)
+fi
 "$tm" run/final.h5 inputs.csv pred.csv 150,80,3 truncated.h5 text.h5 data.h5 damaged.h5 \
-  missing.h5 || fail "test_model"
+  missing.h5 "$crash" "${unsealed[@]}" > test_model.log || { cat test_model.log; fail "test_model"; }
+cat test_model.log
+grep -q "checkpoint-chunk-extent-segv.h5: the file carries no seal" test_model.log || fail "unsealed file"
+# the checkpoint reader itself refuses the reproducer's chunk layout instead of crashing in HDF5
+set +e
+"$bin" inspect "$crash" > inspect.txt; rc=$?
+set -e
+[ $rc -eq 3 ] && grep -q "damaged chunk layout" inspect.txt || fail "inspect of the reproducer: status $rc, $(cat inspect.txt)"
 # the CLI reports the same refusals, with status 3
 set +e
 "$bin" predict --model damaged.h5 --csv inputs.csv -o x.csv 2> err.txt; rc=$?

@@ -70,6 +70,21 @@ for name, path in models.items():
     check(err <= 1e-6, f"{name}: predict vs paraprop predict: max |diff| {err:.2e} <= 1e-6")
     check(np.array_equal(m.predict(x[0]), m.predict(x[:1])[0]), f"{name}: one row = a batch of one")
 
+# an unsealed copy (as h5py writes files): refused unless verify=False
+with h5py.File("unsealed.h5", "w") as dst, h5py.File(models["cls"]) as src_:
+    for k, v in src_.attrs.items():
+        dst.attrs[k] = v
+    for k in src_:
+        src_.copy(k, dst)
+try:
+    paraprop.load("unsealed.h5")
+    check(False, "unsealed.h5: refused")
+except paraprop.ModelError as e:
+    check("no seal" in str(e), f"unsealed.h5: refused: {e}")
+u = paraprop.load("unsealed.h5", verify=False)
+check(not u.sealed and u.fingerprint == paraprop.load(models["cls"]).fingerprint,
+      "unsealed.h5 with verify=False: loads, same parameters")
+
 # a checkpoint is a model too, with its position
 ck = sorted(glob.glob("reg/checkpoints/step-*.h5"))[-1]
 c = paraprop.load(ck)
