@@ -59,3 +59,14 @@ set +e
 set -e
 [ $rc -eq 3 ] && grep -q "151 inputs per row but the model" err.txt || fail "wrong width: $rc $(cat err.txt)"
 echo "PASS predict"
+# convert csv --target-columns: refused combinations and columns, with status 2
+for args in "--target-columns 0 --label-column 0" "--target-columns 151" "--target-columns 0,0" \
+            "--target-columns 1,x"; do
+  set +e
+  "$bin" convert csv --train test.csv $args -o bad.h5 2> err.txt; rc=$?
+  set -e
+  [ $rc -eq 2 ] && grep -q "paraprop: error: .*-columns" err.txt || fail "convert $args: status $rc, $(cat err.txt)"
+done
+"$bin" convert csv --train test.csv --target-columns 0 -o reg.h5 > conv.txt
+grep -q "150 inputs, 1 targets" conv.txt || fail "convert --target-columns: $(cat conv.txt)"
+echo "PASS convert --target-columns"
