@@ -19,7 +19,11 @@ shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
 os.chdir(work)
 env = dict(os.environ, OMP_NUM_THREADS="1")
-run = lambda *a: subprocess.run([bin_, *a], check=True, env=env, capture_output=True, text=True).stdout
+def run(*a):
+    r = subprocess.run([bin_, *a], env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"paraprop {' '.join(a)}: status {r.returncode}\n{r.stdout}{r.stderr}")
+    return r.stdout
 
 rng = np.random.default_rng(3)
 with open("train.csv", "w") as f:
