@@ -57,6 +57,14 @@ pp_status pp_idx_read(const char *images, const char *labels, pp_data *out);
  * counts from the end); header: skip the first line. k = max label + 1 unless classes > 0. */
 pp_status pp_csv_read(const char *path, int label_col, int header, size_t classes, pp_data *out);
 
+/* Reads a CSV of numbers whose columns listed in `target_columns` (comma-separated 0-based
+ * indices, negative ones counting from the end: "3", "-2,-1") are float32 targets and whose
+ * other columns are float32 inputs; out->k = number of target columns. NULL or "" means no
+ * target columns: every column is an input, k = 0 (for `paraprop predict --csv`). header: skip
+ * the first line. PP_ERR_USAGE for a bad column list, PP_ERR_INPUT for a bad file. */
+pp_status pp_csv_read_targets(const char *path, const char *target_columns, int header,
+                              pp_data *out);
+
 #ifdef __cplusplus
 }
 #endif

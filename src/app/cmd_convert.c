@@ -10,14 +10,16 @@ static const char *const USAGE =
     "usage: paraprop convert idx --train-images F --train-labels F [--test-images F\n"
     "                            --test-labels F] -o|--output OUT.h5\n"
     "       paraprop convert csv --train F.csv [--test F.csv] [--label-column N] [--header]\n"
-    "                            [--classes K] -o|--output OUT.h5\n"
+    "                            [--classes K | --target-columns LIST] -o|--output OUT.h5\n"
     "IDX files may be gzip'd (MNIST, Fashion-MNIST); pixels are stored as uint8 with scale\n"
     "1/255 (values in [0, 1]). CSV: numbers separated by commas, one integer class label\n"
-    "column (default 0; negative counts from the end), --header skips the first line.\n";
+    "column (default 0; negative counts from the end), --header skips the first line.\n"
+    "--target-columns LIST (e.g. 3 or -2,-1) makes a regression dataset instead: those\n"
+    "columns are float targets (/train/targets), all the others inputs; no label column.\n";
 
 typedef struct conv_args {
-    const char *ti, *tl, *si, *sl, *train, *test, *out;
-    int label_col, header;
+    const char *ti, *tl, *si, *sl, *train, *test, *out, *targets;
+    int label_col, header, label_given;
     long classes;
 } conv_args;
 
@@ -25,12 +27,12 @@ static int parse(int argc, char **argv, int is_idx, conv_args *a, pp_status *st)
 {
     static const char *const idx_only[] = {"--train-images", "--train-labels", "--test-images",
                                            "--test-labels"};
-    static const char *const csv_only[] = {"--train", "--test", "--label-column", "--header",
-                                           "--classes"};
+    static const char *const csv_only[] = {"--train",  "--test",    "--label-column",
+                                           "--header", "--classes", "--target-columns"};
     memset(a, 0, sizeof *a);
     for (int i = 3; i < argc; i++) {
         const char *const *other = is_idx ? csv_only : idx_only;
-        size_t n = is_idx ? 5 : 4;
+        size_t n = is_idx ? 6 : 4;
         for (size_t j = 0; j < n; j++)
             if (strcmp(argv[i], other[j]) == 0) {
                 *st = pp_error(PP_ERR_USAGE, "convert %s: option %s belongs to 'convert %s'",
@@ -65,7 +67,10 @@ static int parse(int argc, char **argv, int is_idx, conv_args *a, pp_status *st)
             a->test = v;
         else if (strcmp(k, "-o") == 0 || strcmp(k, "--output") == 0)
             a->out = v;
+        else if (strcmp(k, "--target-columns") == 0)
+            a->targets = v;
         else if (strcmp(k, "--label-column") == 0) {
+            a->label_given = 1;
             long x = strtol(v, &end, 10);
             if (*end || end == v || x < -100000 || x > 100000) {
                 *st = pp_error(PP_ERR_USAGE, "--label-column: expected an integer, got '%s'", v);
@@ -132,11 +137,26 @@ int cmd_convert(int argc, char **argv)
     } else {
         if (!a.train)
             return cli_fail(NULL, pp_error(PP_ERR_USAGE, "convert csv: --train FILE is required"));
-        st = pp_csv_read(a.train, a.label_col, a.header, (size_t)a.classes, &train);
+        if (a.targets && (a.label_given || a.classes))
+            return cli_fail(NULL, pp_error(PP_ERR_USAGE, "convert csv: --target-columns makes "
+                                                         "targets instead of labels; it cannot "
+                                                         "go with --label-column or --classes"));
+        if (a.targets && !*a.targets)
+            return cli_fail(NULL, pp_error(PP_ERR_USAGE, "--target-columns: the list is empty"));
+        if (a.targets)
+            st = pp_csv_read_targets(a.train, a.targets, a.header, &train);
+        else
+            st = pp_csv_read(a.train, a.label_col, a.header, (size_t)a.classes, &train);
         if (!st.code && a.test) {
             has_test = 1;
-            st = pp_csv_read(a.test, a.label_col, a.header, (size_t)a.classes, &test);
+            if (a.targets)
+                st = pp_csv_read_targets(a.test, a.targets, a.header, &test);
+            else
+                st = pp_csv_read(a.test, a.label_col, a.header, (size_t)a.classes, &test);
         }
+        if (!st.code && has_test && a.targets && train.k != test.k)
+            st = pp_error(PP_ERR_INPUT, "%s has %zu targets per row but %s has %zu", a.train,
+                          train.k, a.test, test.k);
         if (!st.code && has_test) {
             size_t k = train.k > test.k ? train.k : test.k;
             train.k = test.k = k;
@@ -150,8 +170,8 @@ int cmd_convert(int argc, char **argv)
     if (!st.code) {
         char tests[64] = "";
         if (has_test) snprintf(tests, sizeof tests, ", %zu test samples", test.n);
-        printf("wrote %s: %zu training samples%s, %zu inputs, %zu classes\n", a.out, train.n, tests,
-               train.d, train.k);
+        printf("wrote %s: %zu training samples%s, %zu inputs, %zu %s\n", a.out, train.n, tests,
+               train.d, train.k, train.labels ? "classes" : "targets");
     }
     pp_data_free(&train);
     pp_data_free(&test);

@@ -16,6 +16,7 @@ static const char *const USAGE =
     "commands:\n"
     "  train      train a network (mpiexec -n R paraprop train … for R ranks)\n"
     "  eval       loss, accuracy and confusion matrix of a model on a dataset\n"
+    "  predict    a model's outputs (and classes) for a dataset or a CSV file\n"
     "  convert    make a dataset file: 'convert idx …' (MNIST-style) or 'convert csv …'\n"
     "  inspect    print what a checkpoint or model file holds, and whether it is valid\n"
     "  seal       verify or renew the SHA-256 seal of a file paraprop wrote\n"
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
     if (strcmp(c, "train") == 0) return cmd_train(argc, argv);
     if (strcmp(c, "bench") == 0) return cmd_bench(argc, argv);
     if (strcmp(c, "eval") == 0) return cmd_eval(argc, argv);
+    if (strcmp(c, "predict") == 0) return cmd_predict(argc, argv);
     if (strcmp(c, "convert") == 0) return cmd_convert(argc, argv);
     if (strcmp(c, "inspect") == 0) return cmd_inspect(argc, argv);
     if (strcmp(c, "gradcheck") == 0) return cmd_gradcheck(argc, argv);

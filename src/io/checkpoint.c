@@ -235,6 +235,7 @@ static pp_status read_array(hid_t f, const char *path, const char *name, int ran
         }
     if (!st.code)
         st = pp_h5_check_type(d, mtype == H5T_NATIVE_INT || mtype == H5T_NATIVE_INT64, name, path);
+    if (!st.code) st = pp_h5_check_chunks(d, name, path);
     hsize_t total = 1;
     for (int i = 0; i < rank; i++) total *= want[i];
     if (!st.code && total && unchecksummed && !pp_h5_has_fletcher32(d)) (*unchecksummed)++;

@@ -1,4 +1,5 @@
-/* CSV input: one sample per line, numeric columns, one integer class label column. */
+/* CSV input: one sample per line, numeric columns, an integer class label column or float
+ * target columns. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -144,6 +145,155 @@ done:
     free(f);
     free(vals);
     free(labs);
+    fclose(fp);
+    return st;
+}
+
+/* Parses "3,-1" into indices; returns the count or -1. */
+static int parse_columns(const char *s, long *cols, int max)
+{
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < -1000000 || v > 1000000 || n == max) return -1;
+        cols[n++] = v;
+        if (*end == ',')
+            p = end + 1;
+        else if (*end == '\0')
+            p = end;
+        else
+            return -1;
+        if (*end == ',' && !*p) return -1;
+    }
+    return n;
+}
+
+pp_status pp_csv_read_targets(const char *path, const char *target_columns, int header,
+                              pp_data *out)
+{
+    enum { MAXT = 4096 };
+    memset(out, 0, sizeof *out);
+    long *spec = malloc(MAXT * sizeof *spec);
+    if (!spec) return pp_error(PP_ERR_NOMEM, "out of memory");
+    int nspec = target_columns ? parse_columns(target_columns, spec, MAXT) : 0;
+    if (nspec < 0) {
+        free(spec);
+        return pp_error(PP_ERR_USAGE,
+                        "--target-columns: expected column numbers separated by commas (0-based, "
+                        "negative from the end), got '%s'",
+                        target_columns);
+    }
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        free(spec);
+        return pp_error(PP_ERR_INPUT, "%s: cannot open the CSV file", path);
+    }
+    pp_status st = pp_ok();
+    char *line = NULL;
+    size_t cap = 0, ncols = 0, n = 0, rows_cap = 0, lineno = 0, nt = (size_t)nspec, ni = 0;
+    float *vals = NULL, *tgts = NULL;
+    char **f = NULL;
+    unsigned char *is_target = NULL;
+    ssize_t len;
+    while ((len = getline(&line, &cap, fp)) >= 0) {
+        lineno++;
+        if (header && lineno == 1) continue;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (strlen(line) != (size_t)len) {
+            st = pp_error(PP_ERR_INPUT, "%s:%zu: the line contains a NUL byte (not a text CSV?)",
+                          path, lineno);
+            goto done;
+        }
+        if (len == 0) continue;
+        if (!f) {
+            size_t commas = 0;
+            for (char *p = line; *p; p++) commas += *p == ',';
+            ncols = commas + 1;
+            f = malloc(ncols * sizeof *f);
+            is_target = calloc(ncols, 1);
+            if (!f || !is_target) {
+                st = pp_error(PP_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            for (size_t i = 0; i < nt; i++) {
+                long c = spec[i] < 0 ? (long)ncols + spec[i] : spec[i];
+                if (c < 0 || (size_t)c >= ncols) {
+                    st = pp_error(PP_ERR_USAGE,
+                                  "%s: --target-columns %ld is outside the %zu columns", path,
+                                  spec[i], ncols);
+                    goto done;
+                }
+                if (is_target[c]) {
+                    st = pp_error(PP_ERR_USAGE, "%s: --target-columns names column %ld twice", path,
+                                  c);
+                    goto done;
+                }
+                is_target[c] = 1;
+            }
+            ni = ncols - nt;
+            if (ni == 0) {
+                st = pp_error(PP_ERR_USAGE,
+                              "%s: every one of the %zu columns is a target: no inputs", path,
+                              ncols);
+                goto done;
+            }
+        }
+        size_t nf = split_fields(line, f, ncols);
+        if (nf != ncols) {
+            st = pp_error(PP_ERR_INPUT, "%s:%zu: %s columns; the first row has %zu", path, lineno,
+                          nf > ncols ? "more" : "fewer", ncols);
+            goto done;
+        }
+        if (n == rows_cap) {
+            rows_cap = rows_cap ? 2 * rows_cap : 1024;
+            float *nv = realloc(vals, rows_cap * ni * sizeof *vals);
+            if (nv) vals = nv;
+            float *ntg = nv ? realloc(tgts, rows_cap * (nt ? nt : 1) * sizeof *tgts) : NULL;
+            if (ntg) tgts = ntg;
+            if (!nv || !ntg) {
+                st = pp_error(PP_ERR_NOMEM, "out of memory reading %s", path);
+                goto done;
+            }
+        }
+        size_t ki = 0, kt = 0;
+        for (size_t c = 0; c < ncols; c++) {
+            double v;
+            if (parse_double(f[c], &v) != 0) {
+                st = pp_error(
+                    PP_ERR_INPUT,
+                    "%s:%zu: column %zu ('%.40s') is not a number within the float32 range", path,
+                    lineno, c, f[c]);
+                goto done;
+            }
+            if (is_target[c])
+                tgts[n * nt + kt++] = (float)v;
+            else
+                vals[n * ni + ki++] = (float)v;
+        }
+        n++;
+    }
+    if (n == 0) {
+        st = pp_error(PP_ERR_INPUT, "%s: no data rows", path);
+        goto done;
+    }
+    out->n = n;
+    out->d = ni;
+    out->k = nt;
+    out->scale = 1.0;
+    out->f32 = vals;
+    out->targets = tgts;
+    vals = NULL;
+    tgts = NULL;
+done:
+    free(line);
+    free(f);
+    free(is_target);
+    free(vals);
+    free(tgts);
+    free(spec);
     fclose(fp);
     return st;
 }

@@ -352,3 +352,29 @@ int pp_h5_has_fletcher32(hid_t d)
     H5Pclose(p);
     return has;
 }
+
+pp_status pp_h5_check_chunks(hid_t d, const char *name, const char *path)
+{
+    pp_status st = pp_ok();
+    hid_t p = H5Dget_create_plist(d), s = H5Dget_space(d);
+    if (p < 0 || s < 0) {
+        st = pp_error(PP_ERR_INPUT, "%s: '%s': cannot read its layout (damaged?)", path, name);
+    } else if (H5Pget_layout(p) == H5D_CHUNKED) {
+        hsize_t chunk[H5S_MAX_RANK], maxd[H5S_MAX_RANK];
+        int rank = H5Pget_chunk(p, H5S_MAX_RANK, chunk);
+        int srank = H5Sget_simple_extent_dims(s, NULL, maxd);
+        if (rank < 1 || rank != srank)
+            st = pp_error(PP_ERR_INPUT, "%s: '%s': damaged chunk layout (rank %d, dataset rank %d)",
+                          path, name, rank, srank);
+        for (int i = 0; !st.code && i < rank; i++)
+            if (chunk[i] == 0 || (maxd[i] != H5S_UNLIMITED && chunk[i] > maxd[i]))
+                st = pp_error(PP_ERR_INPUT,
+                              "%s: '%s': damaged chunk layout (chunk extent %llu in dimension %d "
+                              "of at most %llu)",
+                              path, name, (unsigned long long)chunk[i], i,
+                              (unsigned long long)maxd[i]);
+    }
+    pp_h5_close(s);
+    pp_h5_close(p);
+    return st;
+}

@@ -41,6 +41,11 @@ pp_status pp_h5_check_type(hid_t d, int want_int, const char *name, const char *
 hid_t pp_h5_create_checksummed(hid_t loc, const char *name, hid_t ftype, int rank,
                                const hsize_t *dims);
 
+/* Refuses a chunked dataset whose chunks are empty or larger than its maximum extent (which
+ * HDF5 itself never creates): HDF5 1.10 then reads past its chunk buffer inside H5Dread
+ * (tests/fuzz/crashes/checkpoint-chunk-extent-segv.h5). */
+pp_status pp_h5_check_chunks(hid_t d, const char *name, const char *path);
+
 /* Whether dataset d is stored with the fletcher32 checksum filter. */
 int pp_h5_has_fletcher32(hid_t d);
 

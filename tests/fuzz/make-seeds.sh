@@ -5,6 +5,7 @@
 #
 # dataset/     tiny dataset files from 'paraprop convert' (csv: float32; idx: uint8 + scale),
 #              with and without a test set, plus a latest-format repack when h5repack exists
+# model/       the sealed checkpoint seeds (pp_model_load refuses unsealed files)
 # checkpoint/  tiny checkpoints from 'paraprop train --epochs 1' (plain SGD, and momentum so
 #              /optimizer exists), plus a smaller repack (latest format, no filters) if h5repack
 # config/      'key = value' files for 'train --config'
@@ -48,7 +49,7 @@ open("fuzz-idx-1x1", "wb").write(bytes([9]) + struct.pack(">BBBBIII", 0, 0, 8, 3
 PY
 
 rm -rf "$OUT"
-mkdir -p "$OUT"/{dataset,checkpoint,config,idx,csv}
+mkdir -p "$OUT"/{dataset,checkpoint,config,idx,csv,model}
 
 # --- datasets ------------------------------------------------------------------------------------
 "$BIN" convert csv --train train.csv --test test.csv -o "$OUT/dataset/csv-train-test.h5" >/dev/null
@@ -70,6 +71,8 @@ if command -v h5repack >/dev/null; then
   h5repack -L -f NONE -l CONTI sgd/final.h5 "$OUT/checkpoint/sgd-4-5-3-latest-nofilter.h5"
 fi
 "$BIN" inspect "$OUT/checkpoint/sgd-4-5-3.h5" >/dev/null
+# model/: the sealed checkpoints (the inference API refuses unsealed files)
+cp "$OUT/checkpoint/sgd-4-5-3.h5" "$OUT/checkpoint/momentum-4-3.h5" "$OUT/model/"
 
 # --- config files --------------------------------------------------------------------------------
 cp sgd/config.txt "$OUT/config/resolved.txt"

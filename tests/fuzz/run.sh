@@ -4,7 +4,7 @@
 # usage: tests/fuzz/run.sh BUILD_DIR [SECONDS] [HARNESS...]
 #   BUILD_DIR  a build tree for the fuzz configuration (created if needed), e.g. build/fuzz
 #   SECONDS    per harness (default 20)
-#   HARNESS    any of: dataset checkpoint config idx csv (default: all, one after the other)
+#   HARNESS    any of: dataset checkpoint config idx csv model (default: all, one after the other)
 #
 # The corpus grows in BUILD_DIR/fuzz-corpus/HARNESS (seeded from tests/fuzz/corpus/HARNESS,
 # which is never written); crashes, leaks and timeouts land in BUILD_DIR/fuzz-artifacts/.
@@ -17,7 +17,7 @@ BUILD=${1:?usage: run.sh BUILD_DIR [SECONDS] [HARNESS...]}
 SECONDS_EACH=${2:-20}
 shift $(( $# >= 2 ? 2 : 1 ))
 HARNESSES=("$@")
-[ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(dataset checkpoint config idx csv)
+[ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(dataset checkpoint config idx csv model)
 
 if [ ! -f "$BUILD/CMakeCache.txt" ] || ! grep -q '^PARAPROP_FUZZ:BOOL=ON' "$BUILD/CMakeCache.txt"; then
   cmake -S "$SRC" -B "$BUILD" -DCMAKE_C_COMPILER=clang -DPARAPROP_SANITIZE=ON -DPARAPROP_FUZZ=ON \
@@ -36,6 +36,7 @@ runs_for() {
   case $1 in
     dataset) echo 15000 ;;
     checkpoint) echo 12000 ;;
+    model) echo 12000 ;;
     config) echo 350000 ;;
     idx) echo 220000 ;;
     csv) echo 650000 ;;
@@ -48,7 +49,7 @@ status=0
 for h in "${HARNESSES[@]}"; do
   exe="$BUILD/tests/fuzz/fuzz_$h"
   if [ ! -x "$exe" ]; then
-    echo "run.sh: no harness $exe (known: dataset checkpoint config idx csv)" >&2
+    echo "run.sh: no harness $exe (known: dataset checkpoint config idx csv model)" >&2
     status=1
     continue
   fi

@@ -6,7 +6,8 @@ build=$1 src=$2 dir=$3
 rm -rf "$dir"; mkdir -p "$dir"
 prefix="$dir/prefix"
 cmake --install "$build" --prefix "$prefix" > "$dir/install.log"
-for f in bin/paraprop include/paraprop/net.h include/paraprop/precision.h lib/pkgconfig/paraprop.pc \
+for f in bin/paraprop include/paraprop/net.h include/paraprop/model.h include/paraprop/precision.h \
+         lib/pkgconfig/paraprop.pc lib/pkgconfig/paraprop-fortran.pc include/paraprop/fortran/paraprop.mod \
          lib/cmake/paraprop/paraprop-config.cmake; do
   [ -e "$prefix/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
 done
