@@ -22,26 +22,70 @@ def _text(v):
     return str(v)
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+SEAL_COPY = SEAL_BLOCK // 2
+
+
+def _parse_copy(c, copy):
+    """One version-2 header copy (docs/FORMATS.md): (bytes, offset, segment, hashes) or None."""
+    text, _, pad = c.partition(b"\0")
+    if pad.strip(b"\0"):
+        return None  # a stray byte after the text
+    lines = text.decode("ascii", "replace").split("\n")
+    if len(lines) < 3 or lines[-1] != "" or not lines[-2].startswith("check-sha256 "):
+        return None
+    body = text[: len(text) - len(lines[-2]) - 1]
+    if hashlib.sha256(body).hexdigest() != lines[-2][len("check-sha256 "):]:
+        return None
+    if lines[:2] != ["paraprop-seal 2", f"copy {copy} of 2"]:
+        return None
+    return _parse_body(lines[2:-2])
+
+
+def _parse_body(lines):
+    try:
+        fields = [line.split(" ", 1) for line in lines]
+        (kb, nbytes), (ko, offset), (ks, segment) = fields[:3]
+        if (kb, ko, ks) != ("bytes", "offset", "segment"):
+            return None
+        nbytes, offset, segment = int(nbytes), int(offset), int(segment)
+        hashes = [v for k, v in fields[3:] if k == "sha256" and len(v) == 64]
+    except ValueError:
+        return None
+    if len(hashes) != len(fields) - 3 or segment <= 0 or offset != SEAL_BLOCK:
+        return None
+    if nbytes < offset or len(hashes) != -(-(nbytes - offset) // segment):
+        return None
+    return nbytes, offset, segment, hashes
+
+
 def _check_seal(path):
     """Verifies the SHA-256 seal in the user block (docs/FORMATS.md), as paraprop does before
-    HDF5 reads the file. Returns True when sealed and intact, False when the file has no seal
-    (written by another tool); raises ModelError on damage."""
+    HDF5 reads the file, and fails closed like it: True when sealed and intact, False when the
+    file has no user block (written by another tool); ModelError when a user block holds no
+    valid seal or the bytes do not match it."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         head = f.read(SEAL_BLOCK)
-        if not head.startswith(b"paraprop-seal 1\n"):
+        if head[:8] == HDF5_SIGNATURE:
             return False
-        fields, hashes = {}, []
-        for line in head.rstrip(b"\0").decode("ascii", "replace").splitlines()[1:]:
-            key, _, value = line.partition(" ")
-            if key == "sha256":
-                hashes.append(value)
-            else:
-                fields[key] = value
-        try:
-            nbytes, offset, segment = (int(fields[k]) for k in ("bytes", "offset", "segment"))
-        except (KeyError, ValueError):
-            raise ModelError(f"{path}: damaged: the seal's header cannot be read") from None
+        f.seek(SEAL_BLOCK)
+        if len(head) < SEAL_BLOCK or f.read(8) != HDF5_SIGNATURE:
+            raise ModelError(f"{path}: damaged seal: no 4096-byte paraprop seal in front of the "
+                             "HDF5 data")
+        copies = [_parse_copy(head[:SEAL_COPY], 1), _parse_copy(head[SEAL_COPY:], 2)]
+        valid = [c for c in copies if c]
+        if len(valid) == 2 and valid[0] != valid[1]:
+            raise ModelError(f"{path}: damaged seal: its two copies disagree")
+        if not valid and head.startswith(b"paraprop-seal 1\n"):  # an older paraprop's seal
+            text, _, pad = head.partition(b"\0")
+            legacy = None if pad.strip(b"\0") else _parse_body(
+                text.decode("ascii", "replace").split("\n")[1:-1])
+            valid = [legacy] if legacy else []
+        if not valid:
+            raise ModelError(f"{path}: damaged seal: the user block holds no valid paraprop "
+                             "seal")
+        nbytes, offset, segment, hashes = valid[0]
         if nbytes != size:
             raise ModelError(f"{path}: damaged: the file is {size} bytes but paraprop wrote "
                              f"{nbytes} (truncated or extended)")
@@ -52,8 +96,6 @@ def _check_seal(path):
             if hashlib.sha256(data).hexdigest() != want:
                 raise ModelError(f"{path}: damaged: bytes {lo}…{lo + len(data) - 1} do not match "
                                  "the SHA-256 checksum in the file's seal")
-        if offset + len(hashes) * segment < nbytes:
-            raise ModelError(f"{path}: damaged: the seal covers only part of the file")
     return True
 
 

@@ -44,11 +44,16 @@ fi
   missing.h5 "$crash" "${unsealed[@]}" > test_model.log || { cat test_model.log; fail "test_model"; }
 cat test_model.log
 grep -q "checkpoint-chunk-extent-segv.h5: the file carries no seal" test_model.log || fail "unsealed file"
-# the checkpoint reader itself refuses the reproducer's chunk layout instead of crashing in HDF5
+# unsealed checkpoints are refused; read unsealed, the checkpoint reader itself refuses the
+# reproducer's chunk layout instead of crashing in HDF5
 set +e
 "$bin" inspect "$crash" > inspect.txt; rc=$?
 set -e
-[ $rc -eq 3 ] && grep -q "damaged chunk layout" inspect.txt || fail "inspect of the reproducer: status $rc, $(cat inspect.txt)"
+[ $rc -eq 3 ] && grep -q "carries no seal" inspect.txt || fail "inspect of the reproducer: status $rc, $(cat inspect.txt)"
+set +e
+"$bin" inspect --allow-unsealed on "$crash" > inspect.txt; rc=$?
+set -e
+[ $rc -eq 3 ] && grep -q "damaged chunk layout" inspect.txt || fail "inspect --allow-unsealed on of the reproducer: status $rc, $(cat inspect.txt)"
 # the CLI reports the same refusals, with status 3
 set +e
 "$bin" predict --model damaged.h5 --csv inputs.csv -o x.csv 2> err.txt; rc=$?

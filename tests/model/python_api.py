@@ -99,6 +99,11 @@ check(c.fingerprint == paraprop.load(models["reg"]).fingerprint and c.global_ste
 good = open(models["reg"], "rb").read()
 bad = {"truncated.h5": good[:3000], "text.h5": b"not hdf5\n",
        "damaged.h5": good[:len(good) // 2] + bytes([good[len(good) // 2] ^ 0x5A]) + good[len(good) // 2 + 1:]}
+flip = lambda b, at: b[:at] + bytes([b[at] ^ 0x20]) + b[at + 1:]
+# the seal fails closed as paraprop's does: one damaged header copy is survived, two are not
+bad["seal-both-copies.h5"] = flip(flip(good, 7), 2048 + 7)
+open("seal-one-copy.h5", "wb").write(flip(good, 7))
+check(paraprop.load("seal-one-copy.h5").sealed, "one damaged seal copy: verified by the other")
 for fname, content in bad.items():
     open(fname, "wb").write(content)
 for fname in (*bad, "reg.h5", "missing.h5"):
