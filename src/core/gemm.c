@@ -144,7 +144,7 @@ const char *pp_net_kernels(void)
     else
         snprintf(buf, sizeof buf, "auto: %s for M,N,K >= %d, %s below", engine_name(pol.large),
                  PP_MM_LARGE, engine_name(pol.small));
-    if (pol.large != ENG_BLAS && pol.small != ENG_BLAS && !pol.forced) {
+    if (!pin && pol.large != ENG_BLAS && pol.small != ENG_BLAS) {
         size_t n = strlen(buf);
         snprintf(buf + n, sizeof buf - n, " (BLAS %s)", pp_linalg_name());
     }
