@@ -1,7 +1,7 @@
 /* shapes.c - the rate of one GEMM engine on the products paraprop makes for W1, W2 and W3
  * (bench/README.md, "Engines"), to choose the engine per shape by measurement.
  *
- * Built once per engine by bench/engines.sh:  -DENGINE_OWN (paraprop's AVX-512 kernels),
+ * Built once per engine by bench/run.sh:  -DENGINE_OWN (paraprop's AVX-512 kernels),
  * -DENGINE_CBLAS (whatever CBLAS is linked: OpenBLAS, BLIS), -DENGINE_DNNL (oneDNN dnnl_sgemm),
  * -DENGINE_XSMM (libxsmm_sgemm).
  * Usage:  shapes [--reps R] [--threads T ...] [--ms MS]
