@@ -36,11 +36,13 @@ static atomic_int decided;
 /* > 0 while an exact-mode context lives: one engine for every shape (pp_mm_pin) */
 static atomic_int pinned;
 
-/* Products with every side at least this long go to the large-product engine. Below it (W1,
- * the output layers, the main job's batch of 10) paraprop's kernels are kept: they win most of
- * these shapes and they keep the small products' bits independent of the engine choice
- * (docs/PERFORMANCE.md, "Engines per shape"). */
+/* Products with every side at least PP_MM_LARGE long, or at least PP_MM_LARGE_MNK multiply-adds
+ * (W3's output layer: 256×2048×10), go to the large-product engine. The others (W1, W2's output
+ * layer, the main job's batch of 10) stay on paraprop's kernels: W1 trains faster on them than
+ * on the CBLAS although OpenBLAS wins some of its products alone, and the main job's bits stay
+ * what they were (docs/PERFORMANCE.md, "Engines per shape"). */
 #define PP_MM_LARGE 32
+#define PP_MM_LARGE_MNK (4.0 * 1024 * 1024)
 
 static void decide(void)
 {
@@ -81,7 +83,9 @@ static int engine(int M, int N, int K)
     decide();
     if (pol.forced) return pol.forced;
     if (atomic_load_explicit(&pinned, memory_order_relaxed) > 0) return pinned_engine();
-    return M >= PP_MM_LARGE && N >= PP_MM_LARGE && K >= PP_MM_LARGE ? pol.large : pol.small;
+    const int large = (M >= PP_MM_LARGE && N >= PP_MM_LARGE && K >= PP_MM_LARGE) ||
+                      (double)M * N * K >= PP_MM_LARGE_MNK;
+    return large ? pol.large : pol.small;
 }
 
 void pp_mm_pin(int delta)
@@ -142,8 +146,8 @@ const char *pp_net_kernels(void)
                             : "auto",
                  engine_name(pin ? pinned_engine() : pol.large));
     else
-        snprintf(buf, sizeof buf, "auto: %s for M,N,K >= %d, %s below", engine_name(pol.large),
-                 PP_MM_LARGE, engine_name(pol.small));
+        snprintf(buf, sizeof buf, "auto: %s for M,N,K >= %d or MNK >= 2^22, %s below",
+                 engine_name(pol.large), PP_MM_LARGE, engine_name(pol.small));
     if (!pin && pol.large != ENG_BLAS && pol.small != ENG_BLAS) {
         size_t n = strlen(buf);
         snprintf(buf + n, sizeof buf - n, " (BLAS %s)", pp_linalg_name());

@@ -4,11 +4,11 @@
  *   pp_mm_nn: C = A B      A(i,k) = A[i·rsa + k·csa], B (K×N, row stride ldb)  BP2 and BP4
  *
  * C (M×N, row stride ldc) is overwritten. Each product runs on the engine that measured fastest
- * for its shape (docs/PERFORMANCE.md, "Engines per shape"): products whose sides are all ≥ 32
- * on oneDNN when paraprop is built with it, else on the CBLAS when it runs the widest vectors
- * the CPU has; the others, in float builds on CPUs with AVX-512, on paraprop's own kernels
- * (gemm_avx512.c); everything else on the CBLAS. While an exact-mode context lives
- * (pp_mm_pin), every product runs on one engine, paraprop's kernels where the CPU has
+ * for its shape (docs/PERFORMANCE.md, "Engines per shape"): products whose sides are all ≥ 32 (or
+ * with ≥ 2²² multiply-adds) on oneDNN when paraprop is built with it, else on the CBLAS when it
+ * runs the widest vectors the CPU has; the others, in float builds on CPUs with AVX-512, on
+ * paraprop's own kernels (gemm_avx512.c); everything else on the CBLAS. While an exact-mode context
+ * lives (pp_mm_pin), every product runs on one engine, paraprop's kernels where the CPU has
  * AVX-512: exact mode's bits must not depend on how a product is sliced over threads.
  *
  * The AVX-512 kernels give every element of C a result that depends only on its own row of A,
