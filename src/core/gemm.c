@@ -31,26 +31,28 @@ typedef struct {
     int small;  /* and of the others */
 } policy;
 
-static policy pol;
-static atomic_int decided;
+/* the policy packed into one int (4 bits a field, bit 16 = decided), so that threads that
+ * decide at the same time store the same value without a data race */
+static atomic_int packed;
 /* > 0 while an exact-mode context lives: one engine for every shape (pp_mm_pin) */
 static atomic_int pinned;
 
 /* Products with every side at least PP_MM_LARGE long, or at least PP_MM_LARGE_MNK multiply-adds
  * (W3's output layer: 256×2048×10), go to the large-product engine. The others (W1, W2's output
- * layer, the main job's batch of 10) stay on paraprop's kernels: W1 trains faster on them than
- * on the CBLAS although OpenBLAS wins some of its products alone, and the main job's bits stay
- * what they were (docs/PERFORMANCE.md, "Engines per shape"). */
+ * layer, the main job's batch of 10) stay on paraprop's kernels: W1 trains as fast on them as
+ * on the CBLAS although OpenBLAS and libxsmm win some of its products alone, and the main job's
+ * bits stay what they were (docs/PERFORMANCE.md, "Engines per shape"). */
 #define PP_MM_LARGE 32
 #define PP_MM_LARGE_MNK (4.0 * 1024 * 1024)
 
-static void decide(void)
+static policy decide(void)
 {
-    if (atomic_load_explicit(&decided, memory_order_acquire)) return;
+    int v = atomic_load_explicit(&packed, memory_order_relaxed);
+    if (v) return (policy){v & 15, (v >> 4) & 15, (v >> 8) & 15, (v >> 12) & 15};
     policy p = {ENG_NONE, 0, ENG_BLAS, ENG_BLAS};
 #if PP_HAVE_AVX512_KERNELS
     __builtin_cpu_init();
-    p.own = __builtin_cpu_supports("avx512f");
+    p.own = __builtin_cpu_supports("avx512f") != 0; /* a mask, not 1 */
 #endif
     const char *env = getenv("PARAPROP_KERNELS");
     if (env && strcmp(env, "blas") == 0) p.forced = ENG_BLAS;
@@ -66,21 +68,22 @@ static void decide(void)
     if (p.own && pp_linalg_blas_at_best() != 1) p.large = ENG_OWN;
 #endif
     p.small = p.own ? ENG_OWN : ENG_BLAS;
-    pol = p;
-    atomic_store_explicit(&decided, 1, memory_order_release);
+    v = 1 << 16 | p.forced | p.own << 4 | p.large << 8 | p.small << 12;
+    atomic_store_explicit(&packed, v, memory_order_relaxed);
+    return p;
 }
 
 /* one engine for all products: what exact mode and PARAPROP_KERNELS use */
 static int pinned_engine(void)
 {
-    decide();
+    const policy pol = decide();
     if (pol.forced) return pol.forced;
     return pol.own ? ENG_OWN : ENG_BLAS;
 }
 
 static int engine(int M, int N, int K)
 {
-    decide();
+    const policy pol = decide();
     if (pol.forced) return pol.forced;
     if (atomic_load_explicit(&pinned, memory_order_relaxed) > 0) return pinned_engine();
     const int large = (M >= PP_MM_LARGE && N >= PP_MM_LARGE && K >= PP_MM_LARGE) ||
@@ -136,7 +139,7 @@ const char *pp_mm_kernels(void)
 const char *pp_net_kernels(void)
 {
     static char desc[256];
-    decide();
+    const policy pol = decide();
     const int pin = pol.forced || atomic_load_explicit(&pinned, memory_order_relaxed) > 0;
     char buf[256];
     if (pin || pol.large == pol.small)
