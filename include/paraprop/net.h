@@ -71,9 +71,9 @@ pp_status pp_workspace_init(pp_workspace *ws, const pp_arch *a, size_t rows);
 void pp_workspace_free(pp_workspace *ws);
 
 /* The engines that run the matrix products now, e.g. "auto: oneDNN 2.6.3 avx512_core for
- * M,N,K >= 32 or MNK >= 2^22, own AVX-512 below (BLAS OpenBLAS 0.3.21 SKYLAKEX)", "exact: own AVX-512" while
- * an exact-mode context lives, "forced: OpenBLAS 0.3.21 SKYLAKEX" with PARAPROP_KERNELS=blas.
- * The first word is auto, exact or forced. */
+ * M,N,K >= 32 or MNK >= 2^22, own AVX-512 below (BLAS OpenBLAS 0.3.21 SKYLAKEX)", "exact: own
+ * AVX-512" while an exact-mode context lives, "forced: OpenBLAS 0.3.21 SKYLAKEX" with
+ * PARAPROP_KERNELS=blas. The first word is auto, exact or forced. */
 const char *pp_net_kernels(void);
 
 /* The OPENBLAS_CORETYPE a program should run with, when the loaded OpenBLAS picked slower
