@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# bench/run.sh - one-command benchmark of paraprop against an OpenBLAS SGEMM
-# ceiling, PyTorch and a hand-vectorized numpy MLP (issue 6).
+# bench/run.sh - one-command benchmark of paraprop against the FMA peak of the CPU,
+# the OpenBLAS SGEMM rate, PyTorch and a hand-vectorized numpy MLP (issues 6, 10).
 #
 #   bench/run.sh [--paraprop PATH] [--quick] [--out DIR]
 #                [--repeats N] [--workloads "W1 W2 W3"] [--no-peers] [--no-paraprop]
 #
-# See bench/README.md for what is measured and how.  The environment is passed
-# through unchanged to every contender (in particular OPENBLAS_CORETYPE and
-# OPENBLAS_L2_SIZE, if preset, are neither changed nor unset); the peers get
-# only OPENBLAS_NUM_THREADS/OMP_NUM_THREADS (and OMP_WAIT_POLICY=passive for
+# See bench/README.md for what is measured and how.  Every OpenBLAS user (sgemm,
+# numpy, torch, paraprop's CBLAS path) runs twice: with the best OpenBLAS core
+# the CPU's features allow (OPENBLAS_CORETYPE set by this script, for that
+# command only) and "as installed" (OpenBLAS's own choice). A preset
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE is recorded and unset for every run. The
+# peers get OPENBLAS_NUM_THREADS/OMP_NUM_THREADS (and OMP_WAIT_POLICY=passive for
 # torch at 2 threads), paraprop only --threads and the ranks.
 set -euo pipefail
 
@@ -47,6 +49,26 @@ while [ $# -gt 0 ]; do
 done
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# The fastest OpenBLAS 0.3.21 core this CPU's features allow (not its model number, which
+# OpenBLAS goes by and does not know for recent CPUs). SkylakeX rather than Cooperlake: the
+# same single-precision GEMM kernels (BUILD-NOTES: 197 vs 196 GFLOP/s).
+best_core() {
+  local f; f=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+  has() { case $f in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+  if has avx512f && has avx512bw && has avx512vl && has avx512dq && has avx512cd; then echo SkylakeX
+  elif has avx2 && has fma; then echo Haswell
+  elif has avx; then echo Sandybridge
+  else echo Prescott; fi
+}
+# The variables a preset environment may hold are recorded, then unset for every run: each
+# run says itself which core it wants.
+PRESET_CORETYPE=${OPENBLAS_CORETYPE-}
+PRESET_L2=${OPENBLAS_L2_SIZE-}
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+BEST_CORE=$(best_core)
+# blas_env MODE: the environment of an OpenBLAS user in MODE best|asis
+blas_env() { if [ "$1" = best ]; then echo "OPENBLAS_CORETYPE=$BEST_CORE"; else echo "PARAPROP_BLAS_CORE=asis"; fi; }
 
 # ---------------------------------------------------------------- settings
 if [ "$QUICK" = 1 ]; then
@@ -112,7 +134,7 @@ fi
 mkdir -p "$OUT/logs"
 OUT=$(cd "$OUT" && pwd)
 # results of an earlier run in the same directory are replaced (fashion.h5 is kept)
-rm -f "$OUT/sgemm.jsonl" "$OUT/ppgemm.jsonl" "$OUT/paraprop.jsonl" "$OUT/peers.jsonl" "$OUT/report.md" \
+rm -f "$OUT/sgemm.jsonl" "$OUT/ppgemm.jsonl" "$OUT/fmapeak.jsonl" "$OUT/shapes.jsonl" "$OUT/paraprop.jsonl" "$OUT/peers.jsonl" "$OUT/report.md" \
       "$OUT/env.json" "$OUT/failures.txt"
 : > "$OUT/failures.txt"
 
@@ -146,14 +168,35 @@ START_TS=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 # ---------------------------------------------------------------- sgemm ceiling
 log "building sgemm"
 (cd "$ROOT" && cc -O2 bench/sgemm.c -o "$TMP/sgemm" -lopenblas)
+# the core OpenBLAS picks by itself; the "as installed" runs are made only when it differs
+ASIS_CORE=$("$TMP/sgemm" --n 64 --reps 1 --threads 1 | sed -n 's/.*"core":"\([^"]*\)".*/\1/p')
+BLAS_MODES="best asis"
+if [ "$(echo "$ASIS_CORE" | tr A-Z a-z)" = "$(echo "$BEST_CORE" | tr A-Z a-z)" ]; then
+  BLAS_MODES=best
+  log "OpenBLAS picks $ASIS_CORE by itself, the best core for this CPU: one set of runs"
+else
+  log "OpenBLAS picks $ASIS_CORE, the CPU's features allow $BEST_CORE: every OpenBLAS user runs with both"
+fi
 log "sgemm 2048^3 at 1 and 2 threads ($SGEMM_REPS reps)"
 # measured at the start and again at the end of the run; the report takes the
 # better of the two per thread count (the machine is shared and noisy)
 run_sgemm() {  # phase
-  "$TMP/sgemm" --n 2048 --reps "$SGEMM_REPS" --threads 1 2 |
-    sed "s/^{/{\"phase\":\"$1\",/" | tee -a "$OUT/sgemm.jsonl" >&2
+  local m
+  for m in $BLAS_MODES; do
+    env $(blas_env "$m") "$TMP/sgemm" --n 2048 --reps "$SGEMM_REPS" --threads 1 2 |
+      sed "s/^{/{\"phase\":\"$1\",\"blas_mode\":\"$m\",/" | tee -a "$OUT/sgemm.jsonl" >&2
+  done
 }
 run_sgemm start
+
+# the physical limit: FMAs from registers (bench/fmapeak.c)
+log "building fmapeak"
+cc -O2 -std=c17 -fopenmp "$ROOT/bench/fmapeak.c" -o "$TMP/fmapeak"
+run_fmapeak() {  # phase
+  "$TMP/fmapeak" --reps "$([ "$QUICK" = 1 ] && echo 2 || echo 5)" --threads 1 2 |
+    sed "s/^{/{\"phase\":\"$1\",/" | tee -a "$OUT/fmapeak.jsonl" >&2
+}
+run_fmapeak start
 
 # paraprop's own AVX-512 kernels on the same product: the ceiling they set where they beat
 # the CBLAS (bench/ppgemm.c, compiled from src/core like sgemm.c is from OpenBLAS)
@@ -165,10 +208,46 @@ sed -e 's/@PP_DOUBLE@/0/' -e 's/@PROJECT_VERSION@/bench/' \
   -I"$TMP/inc" -Iinclude -Isrc/core bench/ppgemm.c src/core/gemm.c src/core/gemm_avx512.c \
   src/core/linalg.c -o "$TMP/ppgemm" -lopenblas)
 run_ppgemm() {  # phase
-  "$TMP/ppgemm" --n 2048 --reps "$SGEMM_REPS" --threads 1 2 |
+  PARAPROP_KERNELS=own "$TMP/ppgemm" --n 2048 --reps "$SGEMM_REPS" --threads 1 2 |
     sed "s/^{/{\"phase\":\"$1\",/" | tee -a "$OUT/ppgemm.jsonl" >&2
 }
 run_ppgemm start
+
+# every product shape of W1-W3 on every GEMM engine installed (bench/shapes.c): the measurement
+# behind paraprop's choice of engine per shape (docs/PERFORMANCE.md, "Engines per shape")
+log "product shapes on each engine"
+SH_FLAGS=(-O3 -std=c17 -fopenmp -D_POSIX_C_SOURCE=200809L -I"$TMP/inc" -I"$ROOT/include" -I"$ROOT/src/core")
+SH_ARGS=(--reps "$([ "$QUICK" = 1 ] && echo 2 || echo 5)" --ms "$([ "$QUICK" = 1 ] && echo 10 || echo 30)")
+run_shapes() {  # label, env..., binary
+  local label=$1; shift
+  env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$@" "${SH_ARGS[@]}" |
+    sed "s/^{/{\"label\":\"$label\",/" >> "$OUT/shapes.jsonl" || echo "shapes $label: failed" >> "$OUT/failures.txt"
+}
+if grep -q ' avx512f ' /proc/cpuinfo &&
+   cc "${SH_FLAGS[@]}" -ffp-contract=off -DENGINE_OWN "$ROOT/bench/shapes.c" "$ROOT/src/core/gemm_avx512.c" -o "$TMP/sh-own"; then
+  run_shapes "own AVX-512" "$TMP/sh-own"
+fi
+if cc "${SH_FLAGS[@]}" -DENGINE_CBLAS "$ROOT/bench/shapes.c" -o "$TMP/sh-openblas" -lopenblas; then
+  for m in $BLAS_MODES; do
+    c=$BEST_CORE; [ "$m" = asis ] && c="$ASIS_CORE (as installed)"
+    run_shapes "OpenBLAS $c" $(blas_env "$m") "$TMP/sh-openblas"
+  done
+  [ "$BEST_CORE" = SkylakeX ] && run_shapes "OpenBLAS Haswell (AVX2)" OPENBLAS_CORETYPE=Haswell "$TMP/sh-openblas"
+fi
+if [ -f /usr/include/oneapi/dnnl/dnnl.h ] &&
+   cc "${SH_FLAGS[@]}" -DENGINE_DNNL "$ROOT/bench/shapes.c" -o "$TMP/sh-dnnl" -ldnnl; then
+  run_shapes "oneDNN" "$TMP/sh-dnnl"
+  [ "$BEST_CORE" = SkylakeX ] && run_shapes "oneDNN AVX2" DNNL_MAX_CPU_ISA=AVX2 "$TMP/sh-dnnl"
+fi
+BLIS_SO=/usr/lib/x86_64-linux-gnu/blis-openmp/libblis.so.4
+if [ -f "$BLIS_SO" ] &&
+   cc "${SH_FLAGS[@]}" -DENGINE_CBLAS -I/usr/include/x86_64-linux-gnu/blis-openmp "$ROOT/bench/shapes.c" -o "$TMP/sh-blis" "$BLIS_SO"; then
+  run_shapes "BLIS" "$TMP/sh-blis"
+fi
+if [ -f /usr/lib/libxsmm.a ] &&
+   cc "${SH_FLAGS[@]}" -DENGINE_XSMM "$ROOT/bench/shapes.c" -o "$TMP/sh-xsmm" /usr/lib/libxsmm.a -lopenblas -lpthread -ldl -lm; then
+  run_shapes "libxsmm" $(blas_env best) "$TMP/sh-xsmm"
+fi
 
 # ---------------------------------------------------------------- paraprop
 run_logged() {  # name, command...
@@ -206,12 +285,21 @@ if [ "$DO_PARAPROP" = 1 ]; then
     steps=$(wl_steps "$w"); warm=$(wl_warmup "$w")
     for layout in "1 1" "1 2" "2 1"; do
       set -- $layout; ranks=$1; threads=$2
-      # fast-blas: paraprop's own loop around OpenBLAS instead of its AVX-512 kernels (1x1 only),
-      # to show what the kernels contribute
-      variants="fast exact"; [ "$layout" = "1 1" ] && variants="fast exact fast-blas"
+      # fast-blas: every product on the CBLAS (1x1 only), with the best OpenBLAS core and as
+      # installed; fast-own: every product on paraprop's own kernels. The plain fast and exact
+      # runs are what a user who sets nothing gets.
+      variants="fast exact"
+      if [ "$layout" = "1 1" ]; then
+        variants="fast exact fast-own"
+        for m in $BLAS_MODES; do variants="$variants fast-blas-$m"; done
+      fi
       for variant in $variants; do
-        red=${variant%-blas}
-        kern=auto; [ "$variant" = fast-blas ] && kern=blas
+        red=${variant%%-*}
+        kern=auto; benv=""
+        case $variant in
+          fast-own) kern=own ;;
+          fast-blas-*) kern=blas; benv=$(blas_env "${variant#fast-blas-}") ;;
+        esac
         for rep in $(seq 1 "$REPEATS"); do
           name="paraprop-$w-${ranks}x${threads}-$variant-$rep"
           log "$name  (steps $steps, warmup $warm)"
@@ -225,13 +313,17 @@ if [ "$DO_PARAPROP" = 1 ]; then
                --batch-size "$(wl_batch "$w")"
                --threads "$threads" --reduction "$red"
                --steps "$steps" --warmup "$warm"
-               --json "$OUT/paraprop.jsonl")
+               --json "$TMP/one.jsonl")
+          rm -f "$TMP/one.jsonl"
           if [ "$ranks" = 1 ]; then
-            run_logged "$name" env PARAPROP_KERNELS="$kern" "${cmd[@]}"
+            run_logged "$name" env $benv PARAPROP_KERNELS="$kern" "${cmd[@]}"
           else
             run_logged "$name" env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-              PARAPROP_KERNELS="$kern" mpiexec -n "$ranks" --bind-to none "${cmd[@]}"
+              $benv PARAPROP_KERNELS="$kern" mpiexec -n "$ranks" --bind-to none "${cmd[@]}"
           fi
+          # the variant goes with the record: the report names the row by it
+          [ -s "$TMP/one.jsonl" ] &&
+            sed "s/^{/{\"variant\":\"$variant\",/" "$TMP/one.jsonl" >> "$OUT/paraprop.jsonl"
         done
       done
     done
@@ -246,23 +338,26 @@ if [ "$DO_PEERS" = 1 ]; then
     else
       pargs=(--epochs "$REPEATS" --warmup-steps "$(wl_warmup "$w")")
     fi
+    for m in $BLAS_MODES; do
     for peer in torch numpy; do
       for t in 1 2; do
-        name="$peer-$w-1x$t"
+        name="$peer-$w-1x$t-$m"
         log "$name"
-        envs=(OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t")
+        envs=($(blas_env "$m") OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t")
         if [ "$peer" = torch ] && [ "$t" -gt 1 ]; then envs+=(OMP_WAIT_POLICY=passive); fi
         run_logged "$name" env "${envs[@]}" "$PY" "$BENCH_DIR/peers/${peer}_mlp.py" \
           --workload "$w" --threads "$t" "${pargs[@]}"
-        cat "$OUT/logs/$name.out" >> "$OUT/peers.jsonl"
+        sed "s/^{/{\"blas_mode\":\"$m\",/" "$OUT/logs/$name.out" >> "$OUT/peers.jsonl"
       done
+    done
     done
   done
 fi
 
-log "sgemm and ppgemm again (end of run)"
+log "sgemm, ppgemm and fmapeak again (end of run)"
 run_sgemm end
 run_ppgemm end
+run_fmapeak end
 LOAD_END=$(loadavg)
 "$PY" - "$OUT/env.json" <<EOF
 import json, os, platform, subprocess, sys
@@ -285,6 +380,13 @@ json.dump({
     "paraprop": "$PARAPROP" or None,
     "paraprop_git": sh("git -C '$ROOT' rev-parse --short HEAD 2>/dev/null") or None,
     "openblas_env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")},
+    "openblas_preset": {"OPENBLAS_CORETYPE": "$PRESET_CORETYPE" or None,
+                        "OPENBLAS_L2_SIZE": "$PRESET_L2" or None},
+    "openblas_core_best": "$BEST_CORE",
+    "openblas_core_as_installed": "$ASIS_CORE",
+    "blas_modes": "$BLAS_MODES".split(),
+    "cpu_flags": sh("grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2").split(),
+    "paraprop_version": sh("'$PARAPROP' --version 2>/dev/null") if "$PARAPROP" else None,
     "omp_env": {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "GOMP_"))},
     "kernel": platform.release(),
 }, open(sys.argv[1], "w"), indent=1)

@@ -6,7 +6,9 @@
  * For each thread count T, times cblas_sgemm(C = A*B) on square N x N float
  * matrices (default N=2048), R timed repetitions after one untimed warm-up,
  * and prints one JSON line per T:
- *   {"threads":T,"n":N,"reps":R,"gflops":best,"gflops_median":median,"blas":"..."}
+ *   {"threads":T,"n":N,"reps":R,"gflops":best,"gflops_median":median,"blas":"...","core":"..."}
+ * "core" is the kernel set OpenBLAS runs (openblas_get_corename: OPENBLAS_CORETYPE, else its
+ * choice by CPU model).
  * "gflops" is the best repetition (the practical ceiling); the median is
  * reported as well because the benchmark machine is shared and noisy.
  */
@@ -22,6 +24,7 @@
 /* Declared in OpenBLAS's cblas.h; repeated here in case another cblas.h wins. */
 extern void openblas_set_num_threads(int num_threads);
 extern char *openblas_get_config(void);
+extern char *openblas_get_corename(void);
 
 static double now_s(void)
 {
@@ -57,8 +60,9 @@ int main(int argc, char **argv)
         double best = flop / t[0] / 1e9;
         double med = flop / t[reps / 2] / 1e9;
         printf("{\"threads\":%d,\"n\":%d,\"reps\":%d,\"gflops\":%.2f,\"gflops_median\":%.2f,"
-               "\"checksum\":%.6g,\"blas\":\"%s\"}\n",
-               g.threads[k], n, reps, best, med, (double)c[nn / 2 + 7], cfg ? cfg : "");
+               "\"checksum\":%.6g,\"blas\":\"%s\",\"core\":\"%s\"}\n",
+               g.threads[k], n, reps, best, med, (double)c[nn / 2 + 7], cfg ? cfg : "",
+               openblas_get_corename());
         fflush(stdout);
     }
     gemm_bench_free(&g);

@@ -2,11 +2,16 @@
 # Installs paraprop's Debian 12 packages (as root). `--test` adds what the test suite uses.
 # Slurm packages are installed by the Slurm test fixture itself (tests/slurm/cluster.sh).
 set -euo pipefail
+# libdnnl-dev (oneDNN) is optional: the build uses it when present, for the large products
+# (docs/PERFORMANCE.md, "Engines per shape")
 pkgs=(cmake make gcc pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev libopenblas-dev
-      zlib1g-dev dataset-fashion-mnist)
+      zlib1g-dev dataset-fashion-mnist libdnnl-dev)
 if [ "${1:-}" = "--test" ]; then
   # clang for the libFuzzer stage, with its sanitizer runtimes and its OpenMP (libomp)
-  pkgs+=(python3 python3-h5py python3-numpy procps gawk clang libclang-rt-14-dev libomp-14-dev strace)
+  # libblis-dev: the build with another BLAS vendor (the `blis` preset); strace: io_convert_durable;
+  # gfortran, python3-torch, python3-onnx: the Fortran module and the Python export tests
+  pkgs+=(python3 python3-h5py python3-numpy procps gawk clang libclang-rt-14-dev libomp-14-dev
+         libblis-dev strace gfortran python3-torch python3-onnx)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The second README command: installs the Debian packages, then builds and runs the whole test
 # suite: `ci` (release, -Werror: everything, including the slow Fashion-MNIST job, the kill test
-# and the real-Slurm tests), `double` (gradient checks to 1e-6), `asan` (ASan+UBSan: all but
+# and the real-Slurm tests), `double` (gradient checks to 1e-6), `blis` (another BLAS vendor,
+# BLA_VENDOR=FLAME, with PARAPROP_KERNELS=blas: the CBLAS path on a few tests), `asan` (ASan+UBSan: all but
 # slow, slurm and install (an ASan library cannot serve an uninstrumented downstream program),
 # including the corrupt-file corpus), then each libFuzzer harness for a bounded
 # time (PP_FUZZ_SECONDS, default 20) plus the saved crash reproducers.
@@ -9,12 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh --test
 status=0
-for preset in ci double asan; do
+for preset in ci double blis asan; do
   echo "=== build: $preset"
   cmake --preset "$preset" > /dev/null
   cmake --build --preset "$preset"
 done
-for preset in ci double asan; do
+for preset in ci double blis asan; do
   echo "=== tests: $preset"
   ctest --preset "$preset" --timeout 1500 || status=1
 done

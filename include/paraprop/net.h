@@ -70,9 +70,20 @@ typedef struct pp_workspace {
 pp_status pp_workspace_init(pp_workspace *ws, const pp_arch *a, size_t rows);
 void pp_workspace_free(pp_workspace *ws);
 
-/* The matrix kernels in use: "avx512" (paraprop's own, float builds on AVX-512 CPUs) or "blas"
- * (the CBLAS; forced with PARAPROP_KERNELS=blas in the environment). */
+/* The engines that run the matrix products now, e.g. "auto: oneDNN 2.6.3 avx512_core for
+ * M,N,K >= 32 or MNK >= 2^22, own AVX-512 below (BLAS OpenBLAS 0.3.21 SKYLAKEX)", "exact: own
+ * AVX-512" while an exact-mode context lives, "forced: OpenBLAS 0.3.21 SKYLAKEX" with
+ * PARAPROP_KERNELS=blas. The first word is auto, exact or forced. */
 const char *pp_net_kernels(void);
+
+/* The OPENBLAS_CORETYPE a program should run with, when the loaded OpenBLAS picked slower
+ * kernels than the CPU's features allow (OpenBLAS 0.3.21 chooses by CPU model and falls back
+ * to SSE3 kernels on models it does not know), else NULL. NULL as well when the BLAS is not
+ * OpenBLAS, when OPENBLAS_CORETYPE is set (the user's choice) or PARAPROP_BLAS_CORE=asis;
+ * PARAPROP_BLAS_CORE=NAME asks for core NAME instead of the one the features call for.
+ * *detected (may be NULL) gets the core OpenBLAS runs. OpenBLAS reads OPENBLAS_CORETYPE only
+ * when it is loaded, so a program must restart itself with it (src/app/main.c does). */
+const char *pp_net_blas_core_wanted(const char **detected);
 
 /* Forward pass of rows [r0, r1) of act[0]: fills act[1…L] and zout. */
 void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,

@@ -1,6 +1,8 @@
 /* The `paraprop` command: dispatches to the subcommands. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "paraprop/net.h"
@@ -28,16 +30,43 @@ static const char *const USAGE =
     "  4 training diverged, 5 write failed, 6 out of memory, 75 stopped by a signal after\n"
     "  writing a checkpoint (run the same command again to resume). See docs/ERRORS.md.\n";
 
+/* OpenBLAS 0.3.21 picks its kernels by CPU model and runs SSE3 ones on models it does not know
+ * (a sixth of the AVX-512 speed). It reads OPENBLAS_CORETYPE only when it is loaded, so when the
+ * CPU's features allow a faster core the program restarts itself once with it, before anything
+ * else (before MPI_Init: the new image is the same process). PARAPROP_BLAS_RESTARTED, which
+ * holds the core OpenBLAS had picked, stops a second restart and lets --version tell. Never
+ * done when the user set OPENBLAS_CORETYPE; PARAPROP_BLAS_CORE=asis turns it off. */
+static void restart_with_best_blas_core(char **argv)
+{
+    const char *detected = NULL;
+    if (getenv("PARAPROP_BLAS_RESTARTED")) return;
+    const char *core = pp_net_blas_core_wanted(&detected);
+    if (!core || !detected) return;
+    if (setenv("PARAPROP_BLAS_RESTARTED", detected, 1) || setenv("OPENBLAS_CORETYPE", core, 1))
+        return;
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+    /* not restarted: go on with OpenBLAS's own choice */
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("PARAPROP_BLAS_RESTARTED");
+}
+
 int main(int argc, char **argv)
 {
+    restart_with_best_blas_core(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("paraprop %s (rev %s, %s precision, %s kernels)\n", PARAPROP_VERSION,
+        printf("paraprop %s (rev %s, %s precision)\nproducts: %s\n", PARAPROP_VERSION,
                PARAPROP_GIT_REVISION, PP_DOUBLE ? "double" : "single", pp_net_kernels());
+        const char *before = getenv("PARAPROP_BLAS_RESTARTED"), *core = getenv("OPENBLAS_CORETYPE");
+        if (before && core)
+            printf("OpenBLAS chose %s for this CPU model; paraprop restarted itself with "
+                   "OPENBLAS_CORETYPE=%s (PARAPROP_BLAS_CORE=asis keeps OpenBLAS's choice)\n",
+                   before, core);
         return 0;
     }
     const char *c = argv[1];

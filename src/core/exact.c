@@ -15,6 +15,9 @@ pp_status pp_exact_init(pp_exact *ex, const pp_arch *a, int threads)
 {
     memset(ex, 0, sizeof *ex);
     if (threads < 1) threads = 1;
+    /* one engine for every product while this context lives (gemm.h); undone by free, which
+     * knows the context by threads ≥ 1 */
+    pp_mm_pin(+1);
     ex->threads = threads;
     ex->nparams = a->nparams;
     ex->nmax = 2 * a->L;
@@ -36,6 +39,7 @@ pp_status pp_exact_init(pp_exact *ex, const pp_arch *a, int threads)
 void pp_exact_free(pp_exact *ex)
 {
     if (!ex) return;
+    if (ex->threads > 0) pp_mm_pin(-1);
     free(ex->part);
     free(ex->acc);
     memset(ex, 0, sizeof *ex);

@@ -1,52 +1,194 @@
-/* The matrix products of backpropagation: paraprop's AVX-512 kernels where the CPU has them,
- * the CBLAS otherwise (see gemm.h). */
+/* The matrix products of backpropagation on the fastest engine for their shape (see gemm.h):
+ * paraprop's AVX-512 kernels, oneDNN (when built with it) or the CBLAS. */
 #include "gemm.h"
 
+#include <omp.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gemm_avx512.h"
 #include "paraprop/net.h"
 #include "linalg.h"
 
-/* 0 = not decided yet, 1 = CBLAS, 2 = AVX-512 */
-static atomic_int kernels;
-
-static int choose(void)
-{
-    int k = atomic_load_explicit(&kernels, memory_order_relaxed);
-    if (k) return k;
-    k = 1;
-#if PP_HAVE_AVX512_KERNELS
-    const char *env = getenv("PARAPROP_KERNELS");
-    __builtin_cpu_init();
-    if (!(env && strcmp(env, "blas") == 0) && __builtin_cpu_supports("avx512f")) k = 2;
+/* oneDNN's sgemm is single precision only */
+#if defined(PP_WITH_ONEDNN) && !PP_DOUBLE
+#define PP_HAVE_ONEDNN 1
+#include <dnnl.h>
+#else
+#define PP_HAVE_ONEDNN 0
 #endif
-    atomic_store_explicit(&kernels, k, memory_order_relaxed);
-    return k;
+
+enum { ENG_NONE, ENG_BLAS, ENG_OWN, ENG_ONEDNN };
+
+/* Decided once (the CPU and the BLAS do not change under a running program). */
+typedef struct {
+    int forced; /* PARAPROP_KERNELS=own|blas|onednn: that engine for every product */
+    int own;    /* paraprop's kernels can run here */
+    int large;  /* the engine of the products whose sides are all ≥ PP_MM_LARGE */
+    int small;  /* and of the others */
+} policy;
+
+/* the policy packed into one int (4 bits a field, bit 16 = decided), so that threads that
+ * decide at the same time store the same value without a data race */
+static atomic_int packed;
+/* > 0 while an exact-mode context lives: one engine for every shape (pp_mm_pin) */
+static atomic_int pinned;
+
+/* Products with every side at least PP_MM_LARGE long, or at least PP_MM_LARGE_MNK multiply-adds
+ * (W3's output layer: 256×2048×10), go to the large-product engine. The others (W1, W2's output
+ * layer, the main job's batch of 10) stay on paraprop's kernels: W1 trains as fast on them as
+ * on the CBLAS although OpenBLAS and libxsmm win some of its products alone, and the main job's
+ * bits stay what they were (docs/PERFORMANCE.md, "Engines per shape"). */
+#define PP_MM_LARGE 32
+#define PP_MM_LARGE_MNK (4.0 * 1024 * 1024)
+
+static policy decide(void)
+{
+    int v = atomic_load_explicit(&packed, memory_order_relaxed);
+    if (v) return (policy){v & 15, (v >> 4) & 15, (v >> 8) & 15, (v >> 12) & 15};
+    policy p = {ENG_NONE, 0, ENG_BLAS, ENG_BLAS};
+#if PP_HAVE_AVX512_KERNELS
+    __builtin_cpu_init();
+    p.own = __builtin_cpu_supports("avx512f") != 0; /* a mask, not 1 */
+#endif
+    const char *env = getenv("PARAPROP_KERNELS");
+    if (env && strcmp(env, "blas") == 0) p.forced = ENG_BLAS;
+    if (env && (strcmp(env, "own") == 0 || strcmp(env, "avx512") == 0) && p.own) p.forced = ENG_OWN;
+#if PP_HAVE_ONEDNN
+    if (env && strcmp(env, "onednn") == 0) p.forced = ENG_ONEDNN;
+    /* oneDNN chooses its kernels by CPU features, so it is at its best on any CPU */
+    p.large = ENG_ONEDNN;
+#else
+    /* the CBLAS only where it runs the widest vectors the CPU has (OpenBLAS on a model it
+     * does not know runs SSE3 kernels at a sixth of the speed; the program corrects that at
+     * start-up, a library user may not) */
+    if (p.own && pp_linalg_blas_at_best() != 1) p.large = ENG_OWN;
+#endif
+    p.small = p.own ? ENG_OWN : ENG_BLAS;
+    v = 1 << 16 | p.forced | p.own << 4 | p.large << 8 | p.small << 12;
+    atomic_store_explicit(&packed, v, memory_order_relaxed);
+    return p;
+}
+
+/* one engine for all products: what exact mode and PARAPROP_KERNELS use */
+static int pinned_engine(void)
+{
+    const policy pol = decide();
+    if (pol.forced) return pol.forced;
+    return pol.own ? ENG_OWN : ENG_BLAS;
+}
+
+static int engine(int M, int N, int K)
+{
+    const policy pol = decide();
+    if (pol.forced) return pol.forced;
+    if (atomic_load_explicit(&pinned, memory_order_relaxed) > 0) return pinned_engine();
+    const int large = (M >= PP_MM_LARGE && N >= PP_MM_LARGE && K >= PP_MM_LARGE) ||
+                      (double)M * N * K >= PP_MM_LARGE_MNK;
+    return large ? pol.large : pol.small;
+}
+
+void pp_mm_pin(int delta)
+{
+    atomic_fetch_add_explicit(&pinned, delta, memory_order_relaxed);
+}
+
+static const char *engine_name(int e)
+{
+    switch (e) {
+    case ENG_OWN:
+        return "own AVX-512";
+    case ENG_ONEDNN: {
+#if PP_HAVE_ONEDNN
+        static char name[48];
+        if (!name[0]) {
+            /* the f32 GEMM kernels come in these widths (the effective ISA may name more) */
+            const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+            const char *k = (isa & 0x27u) == 0x27u ? "avx512_core"
+                            : (isa & 0x7u) == 0x7u ? "avx2"
+                            : (isa & 0x3u) == 0x3u ? "avx"
+                                                   : "sse41";
+            const dnnl_version_t *v = dnnl_version();
+            snprintf(name, sizeof name, "oneDNN %d.%d.%d %s", v->major, v->minor, v->patch, k);
+        }
+        return name;
+#else
+        return "oneDNN";
+#endif
+    }
+    default:
+        return pp_linalg_name();
+    }
 }
 
 const char *pp_mm_kernels(void)
 {
-    return choose() == 2 ? "avx512" : "blas";
+    switch (pinned_engine()) {
+    case ENG_OWN:
+        return "avx512";
+    case ENG_ONEDNN:
+        return "onednn";
+    default:
+        return "blas";
+    }
 }
 
 const char *pp_net_kernels(void)
 {
-    return pp_mm_kernels();
+    static char desc[256];
+    const policy pol = decide();
+    const int pin = pol.forced || atomic_load_explicit(&pinned, memory_order_relaxed) > 0;
+    char buf[256];
+    if (pin || pol.large == pol.small)
+        snprintf(buf, sizeof buf, "%s: %s",
+                 pol.forced ? "forced"
+                 : pin      ? "exact"
+                            : "auto",
+                 engine_name(pin ? pinned_engine() : pol.large));
+    else
+        snprintf(buf, sizeof buf, "auto: %s for M,N,K >= %d or MNK >= 2^22, %s below",
+                 engine_name(pol.large), PP_MM_LARGE, engine_name(pol.small));
+    if (!pin && pol.large != ENG_BLAS && pol.small != ENG_BLAS) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, sizeof buf - n, " (BLAS %s)", pp_linalg_name());
+    }
+    memcpy(desc, buf, sizeof desc);
+    return desc;
 }
+
+#if PP_HAVE_ONEDNN
+/* oneDNN threads with OpenMP; paraprop splits the work over its own threads, so each call runs
+ * on the calling thread alone. The thread-count setting belongs to the calling task, so
+ * changing and restoring it does not touch other threads. Returns 0 on success. */
+static int onednn(char ta, char tb, int M, int N, int K, const float *A, int lda, const float *B,
+                  int ldb, float *C, int ldc)
+{
+    const int saved = omp_get_max_threads();
+    if (saved != 1) omp_set_num_threads(1);
+    dnnl_status_t st = dnnl_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+    if (saved != 1) omp_set_num_threads(saved);
+    return st != dnnl_success;
+}
+#endif
 
 void pp_mm_nt(int M, int N, int K, const pp_real *A, int lda, const pp_real *B, int ldb, pp_real *C,
               int ldc)
 {
     if (M <= 0 || N <= 0) return;
+    const int e = engine(M, N, K);
 #if PP_HAVE_AVX512_KERNELS
-    if (choose() == 2) {
+    if (e == ENG_OWN) {
         pp_mm_nt_avx512(M, N, K, A, lda, B, ldb, C, ldc);
         return;
     }
 #endif
+#if PP_HAVE_ONEDNN
+    if (e == ENG_ONEDNN && onednn('N', 'T', M, N, K, A, lda, B, ldb, C, ldc) == 0) return;
+#endif
+    (void)e;
     pp_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, A, lda, B, ldb, 0, C, ldc);
 }
 
@@ -54,15 +196,34 @@ void pp_mm_nn(int M, int N, int K, const pp_real *A, int rsa, int csa, const pp_
               pp_real *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
+    const int e = engine(M, N, K);
 #if PP_HAVE_AVX512_KERNELS
-    if (choose() == 2) {
+    if (e == ENG_OWN) {
         pp_mm_nn_avx512(M, N, K, A, rsa, csa, B, ldb, C, ldc);
         return;
     }
 #endif
-    /* the CBLAS takes A as a row-major matrix (leading dimension ≥ K) or its transpose */
-    if (csa == 1 && rsa >= (K > 1 ? K : 1))
+    /* the CBLAS and oneDNN take A as a row-major matrix (leading dimension ≥ K) or its
+     * transpose */
+    const int plain = csa == 1 && rsa >= (K > 1 ? K : 1);
+#if PP_HAVE_ONEDNN
+    if (e == ENG_ONEDNN &&
+        onednn(plain ? 'N' : 'T', 'N', M, N, K, A, plain ? rsa : csa, B, ldb, C, ldc) == 0)
+        return;
+#endif
+    (void)e;
+    if (plain)
         pp_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, A, rsa, B, ldb, 0, C, ldc);
     else
         pp_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, K, 1, A, csa, B, ldb, 0, C, ldc);
+}
+
+const char *pp_net_blas_core_wanted(const char **detected)
+{
+    const char *have = pp_linalg_openblas_core();
+    if (detected) *detected = have;
+    const char *mode = getenv("PARAPROP_BLAS_CORE");
+    if (!have || getenv("OPENBLAS_CORETYPE") || (mode && strcmp(mode, "asis") == 0)) return NULL;
+    if (mode && *mode && strcmp(mode, "auto") != 0) return strcasecmp(mode, have) ? mode : NULL;
+    return pp_linalg_openblas_best_core();
 }

@@ -3,10 +3,13 @@
  *   pp_mm_nt: C = A Bᵀ     A (M×K, row stride lda), B (N×K, row stride ldb)   forward: Z = A Wᵀ
  *   pp_mm_nn: C = A B      A(i,k) = A[i·rsa + k·csa], B (K×N, row stride ldb)  BP2 and BP4
  *
- * C (M×N, row stride ldc) is overwritten. In float builds on CPUs with AVX-512 they run
- * paraprop's own kernels (gemm_avx512.c): OpenBLAS 0.3.21 does not recognise recent Xeons and
- * falls back to SSE3 kernels, and its packing dominates the small products of small batches.
- * Otherwise, and in double builds, they call the CBLAS.
+ * C (M×N, row stride ldc) is overwritten. Each product runs on the engine that measured fastest
+ * for its shape (docs/PERFORMANCE.md, "Engines per shape"): products whose sides are all ≥ 32 (or
+ * with ≥ 2²² multiply-adds) on oneDNN when paraprop is built with it, else on the CBLAS when it
+ * runs the widest vectors the CPU has; the others, in float builds on CPUs with AVX-512, on
+ * paraprop's own kernels (gemm_avx512.c); everything else on the CBLAS. While an exact-mode context
+ * lives (pp_mm_pin), every product runs on one engine, paraprop's kernels where the CPU has
+ * AVX-512: exact mode's bits must not depend on how a product is sliced over threads.
  *
  * The AVX-512 kernels give every element of C a result that depends only on its own row of A,
  * its own column of B and K, not on N or where the element sits, and on M only in that A Bᵀ
@@ -25,8 +28,13 @@ void pp_mm_nt(int M, int N, int K, const pp_real *A, int lda, const pp_real *B, 
 void pp_mm_nn(int M, int N, int K, const pp_real *A, int rsa, int csa, const pp_real *B, int ldb,
               pp_real *C, int ldc);
 
-/* Which kernels pp_mm_* use: "avx512" or "blas". PARAPROP_KERNELS=blas in the environment
- * forces the CBLAS (for comparisons and for mixed-ISA clusters in exact mode). */
+/* The one engine used while pinned (exact mode) or forced: "avx512", "blas" or "onednn".
+ * PARAPROP_KERNELS in the environment forces one engine for every product: `blas` the CBLAS
+ * (for comparisons and for mixed-ISA clusters in exact mode), `own` paraprop's kernels (where
+ * the CPU has AVX-512), `onednn` oneDNN (when built with it). */
 const char *pp_mm_kernels(void);
+
+/* delta = +1 / −1: an exact-mode context starts / ends (pp_exact_init / pp_exact_free). */
+void pp_mm_pin(int delta);
 
 #endif

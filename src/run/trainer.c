@@ -172,6 +172,33 @@ static double bytes_needed(const pp_arch *a, size_t rows, int exact, int T)
     return b;
 }
 
+/* Exact mode's bits depend on the matrix kernels (issue 14): every rank must run the same ones,
+ * not paraprop's AVX-512 kernels on one node and the CBLAS, or another OpenBLAS core, on another.
+ * Called while the exact context pins the engine, so pp_net_kernels() names the one in use. */
+static pp_status agree_kernels(trainer *t)
+{
+    enum { W = 128 };
+    char *all = calloc((size_t)t->R, W);
+    size_t *off = malloc(2 * (size_t)t->R * sizeof *off);
+    pp_status st = all && off ? pp_ok() : pp_error(PP_ERR_NOMEM, "out of memory");
+    for (int r = 0; !st.code && r < t->R; r++) off[r] = (size_t)r * W, off[t->R + r] = W;
+    if (!st.code) {
+        const char *k = strchr(pp_net_kernels(), ':'); /* "exact: own AVX-512" */
+        snprintf(all + (size_t)t->rank * W, W, "%s", k ? k + 2 : pp_net_kernels());
+        st = pp_comm_allgather_bytes(t->comm, all, off, off + t->R);
+    }
+    for (int r = 1; !st.code && r < t->R; r++)
+        if (strcmp(all, all + (size_t)r * W) != 0)
+            st = pp_error(PP_ERR_USAGE,
+                          "--reduction exact needs the same matrix kernels on every rank, but rank "
+                          "0 runs %s and rank %d %s: set PARAPROP_KERNELS=blas on every rank (with "
+                          "the same BLAS and core) or use --reduction fast",
+                          all, r, all + (size_t)r * W);
+    free(all);
+    free(off);
+    return st;
+}
+
 pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_train)
 {
     memset(t, 0, sizeof *t);
@@ -238,6 +265,7 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
     if (need_train) PP_TRY(pp_comm_agree(comm, check_targets(t)));
     PP_TRY(load_test(t));
     st = pp_comm_agree(comm, alloc_state(t));
+    if (!st.code && cfg->exact) st = agree_kernels(t);
     if (st.code) return st;
     t->opt.eta = cfg->eta;
     t->opt.lambda = cfg->l2;

@@ -575,7 +575,9 @@ static double urand(uint64_t *s)
     return (double)(*s >> 11) / 9007199254740992.0 * 2 - 1;
 }
 
-static void test_gemm_kernels(void)
+/* Every product of a grid of shapes and layouts against a double reference; counts wrong
+ * elements and rows whose bits change when computed alone. */
+static void gemm_cases(int *bad_out, int *cases_out, int *moved_out, double *worst_out)
 {
     const int Ms[] = {1, 3, 4, 5, 11, 12, 13, 25, 64};
     const int Ns[] = {1, 2, 5, 15, 16, 17, 31, 32, 33, 70};
@@ -642,6 +644,19 @@ static void test_gemm_kernels(void)
                 free(C);
                 free(row);
             }
+    *bad_out = bad;
+    *cases_out = cases;
+    *moved_out = moved;
+    *worst_out = worst;
+}
+
+static void test_gemm_kernels(void)
+{
+    int bad, cases, moved;
+    double worst;
+    /* pinned (exact mode): one engine for every shape, paraprop's kernels on AVX-512 CPUs */
+    pp_mm_pin(+1);
+    gemm_cases(&bad, &cases, &moved, &worst);
     CHECK(bad == 0, "gemm kernels (%s): %d wrong elements in %d products (worst rel. err %.2e)",
           pp_mm_kernels(), bad, cases, worst);
     /* OpenBLAS does not promise it (its blocking depends on M); exact mode does not need it from
@@ -651,6 +666,13 @@ static void test_gemm_kernels(void)
               pp_mm_kernels(), moved);
     printf("gemm kernels: %s, %d products, worst relative error %.2e, %d rows differ alone\n",
            pp_mm_kernels(), cases, worst, moved);
+    pp_mm_pin(-1);
+    /* not pinned: each shape on its fastest engine (the large ones on oneDNN or the CBLAS) */
+    gemm_cases(&bad, &cases, &moved, &worst);
+    CHECK(bad == 0, "gemm engines (%s): %d wrong elements in %d products (worst rel. err %.2e)",
+          pp_net_kernels(), bad, cases, worst);
+    printf("gemm engines: %s, %d products, worst relative error %.2e\n", pp_net_kernels(), cases,
+           worst);
 }
 
 #if PARAPROP_FAULT_INJECTION
