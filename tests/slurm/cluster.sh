@@ -158,8 +158,11 @@ cmd_stop() {
 
   # Let running jobs end the Slurm way first (their steps get SIGTERM, then SIGKILL).
   if [ -f "$conf" ] && [ -s "$dir/run/slurmctld.pid" ]; then
-    SLURM_CONF=$conf timeout 10 scancel --quiet \
-      --user="$(id -un)" >/dev/null 2>&1 || true
+    # every user's jobs (tests also submit as an unprivileged user)
+    local u
+    for u in $(id -un) $(SLURM_CONF=$conf timeout 5 squeue -h -o %u 2>/dev/null | sort -u || true); do
+      SLURM_CONF=$conf timeout 10 scancel --quiet --user="$u" >/dev/null 2>&1 || true
+    done
     for ((i = 0; i < 30; i++)); do
       [ -z "$(SLURM_CONF=$conf timeout 5 squeue -h -o %i 2>/dev/null || true)" ] && break
       sleep 0.2

@@ -3,7 +3,8 @@
 # CLUSTER_NODES=4, TaskPlugin=task/affinity). jobs/train.sbatch trains in exact mode on 2 nodes
 # x 2 ranks (--nodes=2 --ntasks-per-node=2), is signalled once (SIGUSR1 after its first
 # checkpoint), requeues itself and resumes on 2 nodes; its final fingerprint equals that of the
-# same training as a 1-node, 1-rank job. Open MPI's ranks on different "nodes" talk over TCP
+# same training as a 1-node, 1-rank job, submitted and run as the unprivileged user nobody.
+# Open MPI's ranks on different "nodes" talk over TCP
 # (OMPI_MCA_btl=tcp,self), as between real nodes.
 #
 #   multinode_exact.sh PATH/TO/paraprop SCRATCH_DIR
@@ -23,11 +24,18 @@ export PARAPROP DATA OMPI_MCA_btl=tcp,self
 
 multi=$(RUN_DIR=$SCRATCH/run-multi submit --job-name=multi --nodes=2 --ntasks-per-node=2 \
   --ntasks=4 "$REPO_DIR/jobs/train.sbatch" -- "${args[@]}")
-single=$(RUN_DIR=$SCRATCH/run-single submit --job-name=single --nodes=1 --ntasks=1 \
-  "$REPO_DIR/jobs/train.sbatch" -- "${args[@]}")
-log "submitted 2x2 job $multi and 1x1 job $single"
+# The 1x1 job runs as an unprivileged user (nobody), from a folder it owns: the script must
+# not depend on root (it sets OMPI_ALLOW_RUN_AS_ROOT only for root).
+mkdir -p "$SCRATCH/nobody"
+chown nobody "$SCRATCH/nobody" || fail "cannot chown $SCRATCH/nobody to nobody"
+single=$(cd "$SCRATCH/nobody" && RUN_DIR=$SCRATCH/nobody/run-single \
+  runuser -u nobody -- env -u OMPI_ALLOW_RUN_AS_ROOT -u OMPI_ALLOW_RUN_AS_ROOT_CONFIRM \
+  sbatch --parsable --job-name=single --nodes=1 --ntasks=1 \
+  "$REPO_DIR/jobs/train.sbatch" -- "${args[@]}") || fail "sbatch as nobody failed"
+single=${single%%;*}
+log "submitted 2x2 job $multi and 1x1 job $single (as nobody)"
 multi_log=$(job_log_of multi "$multi")
-single_log=$(job_log_of single "$single")
+single_log=$SCRATCH/nobody/single-$single.out
 start_nudger "$multi"
 
 start=$SECONDS
@@ -62,6 +70,9 @@ done
 grep -q 'requeueing job' "$multi_log" || fail "2x2 job did not requeue itself"
 grep -q '^paraprop: resuming from' "$multi_log" || fail "2x2 job did not resume"
 grep -q '^paraprop .*: 1 rank(s)' "$single_log" || fail "1x1 job did not run on 1 rank"
+case $(job_field "$single" UserId) in nobody\(*) ;; *) fail "1x1 job ran as $(job_field "$single" UserId), not nobody" ;; esac
+[ -s "$SCRATCH/nobody/run-single/final.h5" ] || fail "the unprivileged job wrote no final.h5"
+[ "$(stat -c %U "$SCRATCH/nobody/run-single/final.h5")" = nobody ] || fail "final.h5 of the 1x1 job is not nobody's"
 want=$(fingerprint_of "$single_log")
 got=$(fingerprint_of "$multi_log")
 [ -n "$want" ] || fail "1x1 job printed no fingerprint"
