@@ -302,6 +302,7 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
             if (stop) {
                 s->step++;
                 if (log && progress) fprintf(stderr, "\r\033[K");
+                double ck0 = t->times.checkpoint;
                 PP_TRY(checkpoint_now(t, s, config));
                 res->stopped_early = 1;
                 if (log)
@@ -313,6 +314,10 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
                                                             : "stop requested",
                             s->last_ckpt, (long long)s->epoch + 1, (long long)s->step,
                             (long long)s->gstep, PP_EXIT_PREEMPTED);
+                /* what a Slurm --signal lead / KillWait must cover (jobs/README.md) */
+                if (log)
+                    fprintf(log, "paraprop: stop checkpoint written in %.3f s\n",
+                            t->times.checkpoint - ck0);
                 return pp_ok();
             }
             if (cfg->ckpt_unit == PP_EVERY_STEPS && s->gstep % cfg->ckpt_every == 0) {

@@ -18,6 +18,10 @@ fail() {
 slurm_test_cleanup() {
   local rc=$?
   trap - EXIT
+  if [ -n "${NUDGER_PID:-}" ]; then
+    kill "$NUDGER_PID" 2>/dev/null || true
+    wait "$NUDGER_PID" 2>/dev/null || true
+  fi
   if [ -n "${CLUSTER_DIR:-}" ]; then
     "$SLURM_TEST_DIR/cluster.sh" stop "$CLUSTER_DIR" || true
   fi
@@ -125,3 +129,59 @@ PY
 fingerprint_of() {
   grep -Eo 'fingerprint: [0-9a-f]{64}' "$1" | tail -n 1 | cut -d' ' -f2
 }
+
+# start_nudger JOB...: in the background, starts each JOB soon after it was requeued, instead of
+# after cred_expire. slurmd stamps the revocation of a requeued job's credential in whole
+# seconds and refuses a relaunch within that second ("Job credential revoked"), so it waits 3 s
+# after first seeing the job pending. NUDGE_UPDATE: further `scontrol update` fields to set on
+# each requeued job first (e.g. "TimeLimit=5"). Stopped by slurm_test_cleanup.
+start_nudger() {
+  (
+    declare -A seen=()
+    while :; do
+      for j in "$@"; do
+        rec=$(scontrol show job -o "$j" 2>/dev/null | head -n 1) || continue
+        state=$(sed -n 's/.* JobState=\([A-Z_]*\).*/\1/p' <<<"$rec")
+        restarts=$(sed -n 's/.* Restarts=\([0-9]*\).*/\1/p' <<<"$rec")
+        if [ "$state" != PENDING ] || [ "${restarts:-0}" -lt 1 ]; then continue; fi
+        key=$j:$restarts
+        if [ -z "${seen[$key]:-}" ]; then
+          seen[$key]=$SECONDS
+          if [ -n "${NUDGE_UPDATE:-}" ]; then
+            # shellcheck disable=SC2086  # several fields
+            scontrol update JobId="$j" $NUDGE_UPDATE >/dev/null 2>&1 || true
+          fi
+        elif [ $((SECONDS - seen[$key])) -ge 3 ]; then
+          scontrol update JobId="$j" StartTime=now >/dev/null 2>&1 || true
+        fi
+      done
+      sleep 0.5
+    done
+  ) &
+  NUDGER_PID=$!
+}
+
+# calibrate_epochs SECONDS ROWS TRAIN_ARGS...: epochs of TRAIN_ARGS (batch size from
+# --batch-size, default 10; ROWS training samples) that take about SECONDS on one rank with one
+# thread here. Measured as steps per second of a 2-second run (--stop-after 2s), so the start-up
+# time, which dominates a short timed run, does not count. At least 20.
+calibrate_epochs() {
+  local seconds=$1 rows=$2 batch=10 i steps
+  shift 2
+  local args=("$@")
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    [ "${args[$i]}" != --batch-size ] || batch=${args[$((i + 1))]}
+  done
+  rm -rf "$SCRATCH/calibrate"
+  OMP_NUM_THREADS=1 mpiexec -n 1 --bind-to none "$PARAPROP" train --data "$DATA" \
+    --run-dir "$SCRATCH/calibrate" "$@" --epochs 100000 --stop-after 2s \
+    >"$SCRATCH/calibrate.txt" 2>&1 && fail "calibration run did not stop after 2 s"
+  steps=$(sed -n 's/.*--stop-after reached; .*global step \([0-9]*\)).*/\1/p' "$SCRATCH/calibrate.txt")
+  [ -n "$steps" ] || fail "calibration run failed: $(tail -3 "$SCRATCH/calibrate.txt")"
+  rm -rf "$SCRATCH/calibrate"
+  awk -v st="$steps" -v s="$seconds" -v r="$rows" -v b="$batch" \
+    'BEGIN { spe = int((r + b - 1) / b); e = int(st / 2 * s / spe); print (e < 20 ? 20 : e > 100000 ? 100000 : e) }'
+}
+
+# job_log_of NAME ID: the log of a job submitted with --job-name=NAME from SCRATCH.
+job_log_of() { printf '%s/%s-%s.out\n' "$SCRATCH" "$1" "$2"; }

@@ -16,20 +16,18 @@ slurm_test_setup "$@"
 preemptions=${PREEMPTIONS:-5}
 data=$SCRATCH/tiny.h5
 make_tiny_dataset "$data" 2000
+DATA=$data
 base_args="--layers 16,32,4 --batch-size 8 --learning-rate 0.05 --seed 7"
 base_args+=" --checkpoint-every 200steps --keep 3 --reduction exact --progress off"
 cd "$SCRATCH"
 
-# Enough epochs for about PREEMPT_SECONDS (default 30) of training on one rank, from a timed
-# 10-epoch run, so that five preemptions at random moments land on any machine.
-t0=$(date +%s.%N)
+# Enough epochs for about PREEMPT_SECONDS (default 30) of training on one rank, from the step
+# rate of a short run (lib.sh), so that five preemptions at random moments land on any machine.
 # shellcheck disable=SC2086
-mpiexec -n 1 --bind-to none "$PARAPROP" train --data "$data" --run-dir "$SCRATCH/calibrate" \
-  $base_args --epochs 10 >"$SCRATCH/calibrate.txt" 2>&1 || fail "calibration run failed: $(tail -3 "$SCRATCH/calibrate.txt")"
-epochs=$(awk -v a="$t0" -v b="$(date +%s.%N)" -v s="${PREEMPT_SECONDS:-30}" \
-  'BEGIN { e = int(10 * s / (b - a)); print (e < 40 ? 40 : e > 100000 ? 100000 : e) }')
+epochs=$(calibrate_epochs "${PREEMPT_SECONDS:-30}" 2000 $base_args)
+[ "$epochs" -ge 40 ] || epochs=40
 train_args="$base_args --epochs $epochs"
-log "$epochs epochs (10 took $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s)"
+log "$epochs epochs"
 
 # The uninterrupted reference, outside Slurm and meanwhile (exact mode: any rank count gives
 # the same bits).
