@@ -58,8 +58,7 @@ int cmd_seal(int argc, char **argv)
             printf("%s: no seal (no HDF5 user block: not written by paraprop, or rewritten by "
                    "another tool)\n",
                    path);
-        if (info.sealed && pp_seal_note(path, &info, note, sizeof note))
-            printf("%s\n", note);
+        if (info.sealed && pp_seal_note(path, &info, note, sizeof note)) printf("%s\n", note);
     }
     return status;
 }

@@ -99,6 +99,20 @@ wait_job_done() {
   fail "job $id not finished after ${timeout}s (state ${state:-unknown}): $(scontrol show job -o "$id" 2>&1)"
 }
 
+# start_requeued ID WAIT: a requeued job waits cred_expire before it may start again, and the
+# credential revocation is stamped in whole seconds (a relaunch within the same second is refused
+# with "Job credential revoked"): waits WAIT seconds, then moves its StartTime to now until it
+# leaves PENDING (at most 60 s).
+start_requeued() {
+  local id=$1 start
+  sleep "$2"
+  start=$SECONDS
+  while [ "$(job_field "$id" JobState)" = PENDING ] && [ $((SECONDS - start)) -lt 60 ]; do
+    scontrol update JobId="$id" StartTime=now >/dev/null 2>&1 || true
+    sleep 0.5
+  done
+}
+
 # submit ARGS...: sbatch --parsable, prints the job id.
 submit() {
   local out

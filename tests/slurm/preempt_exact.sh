@@ -76,13 +76,7 @@ for k in $(seq "$preemptions"); do
     scontrol update JobId="$job" NumTasks=1 NumCPUs=1 || fail "could not resize pending job $job"
     log "job $job resized to 1 task"
   fi
-  # a requeued job waits cred_expire; the credential revocation is stamped in whole seconds
-  sleep 2
-  start=$SECONDS
-  while [ "$(job_field "$job" JobState)" = PENDING ] && [ $((SECONDS - start)) -lt 60 ]; do
-    scontrol update JobId="$job" StartTime=now >/dev/null 2>&1 || true
-    sleep 0.5
-  done
+  start_requeued "$job" 2
 done
 
 state=$(wait_job_done "$job" 600)

@@ -56,12 +56,7 @@ after_requeue() {
   printf 'epochs = %d\n' $((epoch + 2)) >"$cfg"
   scontrol update JobId="$job" TimeLimit=5 || fail "cannot update job $job"
   log "job $job requeued after stopping in epoch $epoch; it ends at epoch $((epoch + 2))"
-  sleep 3
-  start=$SECONDS
-  while [ "$(job_field "$job" JobState)" = PENDING ] && [ $((SECONDS - start)) -lt 60 ]; do
-    scontrol update JobId="$job" StartTime=now >/dev/null 2>&1 || true
-    sleep 0.5
-  done
+  start_requeued "$job" 3
 }
 after_requeue "$timer" "$SCRATCH/timer.cfg" "$timer_log"
 after_requeue "$limit" "$SCRATCH/limit.cfg" "$limit_log"

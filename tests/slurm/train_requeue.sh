@@ -62,12 +62,7 @@ log "job $job requeued (Restarts=$restarts, state $(job_field "$job" JobState));
 # slurmd revokes the job's credential at the requeue, with a time stamp in whole seconds: a
 # relaunch within the same second is refused ("Job credential revoked") and the job ends
 # FAILED. Slurm itself waits cred_expire; a shortcut must still wait for the next second.
-sleep 2
-start=$SECONDS
-while [ "$(job_field "$job" JobState)" = PENDING ] && [ $((SECONDS - start)) -lt 60 ]; do
-  scontrol update JobId="$job" StartTime=now >/dev/null 2>&1 || true
-  sleep 0.5
-done
+start_requeued "$job" 2
 
 # 3. Both jobs finish COMPLETED with exit code 0:0.
 state=$(wait_job_done "$job" 240)
