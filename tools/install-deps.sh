@@ -9,9 +9,10 @@ pkgs=(cmake make gcc pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev l
 if [ "${1:-}" = "--test" ]; then
   # clang for the libFuzzer stage, with its sanitizer runtimes and its OpenMP (libomp)
   # libblis-dev: the build with another BLAS vendor (the `blis` preset); strace: io_convert_durable;
-  # gfortran, python3-torch, python3-onnx: the Fortran module and the Python export tests
+  # gfortran, python3-torch, python3-onnx, python3-pip: the Fortran module, the Python export and
+  # pip-install tests
   pkgs+=(python3 python3-h5py python3-numpy procps gawk clang libclang-rt-14-dev libomp-14-dev
-         libblis-dev strace gfortran python3-torch python3-onnx)
+         libblis-dev strace gfortran python3-torch python3-onnx python3-pip)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
