@@ -36,6 +36,27 @@ static int parse_double(const char *s, double *v)
     return (*end || errno == ERANGE || !isfinite(*v) || !isfinite((float)*v)) ? -1 : 0;
 }
 
+/* The next non-empty data line of fp into *line, without its line end: its length, 0 at the
+ * end of the file, or -1 with *st set (a NUL byte: not a text CSV). Skips the header line. */
+static ssize_t next_row(FILE *fp, char **line, size_t *cap, int header, size_t *lineno,
+                        const char *path, pp_status *st)
+{
+    ssize_t len;
+    while ((len = getline(line, cap, fp)) >= 0) {
+        ++*lineno;
+        if (header && *lineno == 1) continue;
+        char *l = *line;
+        while (len > 0 && (l[len - 1] == '\n' || l[len - 1] == '\r')) l[--len] = '\0';
+        if (strlen(l) != (size_t)len) {
+            *st = pp_error(PP_ERR_INPUT, "%s:%zu: the line contains a NUL byte (not a text CSV?)",
+                           path, *lineno);
+            return -1;
+        }
+        if (len > 0) return len;
+    }
+    return 0;
+}
+
 pp_status pp_csv_read(const char *path, int label_col, int header, size_t classes, pp_data *out)
 {
     memset(out, 0, sizeof *out);
@@ -49,16 +70,7 @@ pp_status pp_csv_read(const char *path, int label_col, int header, size_t classe
     char **f = NULL;
     ssize_t len;
     int maxl = 1;
-    while ((len = getline(&line, &cap, fp)) >= 0) {
-        lineno++;
-        if (header && lineno == 1) continue;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (strlen(line) != (size_t)len) {
-            st = pp_error(PP_ERR_INPUT, "%s:%zu: the line contains a NUL byte (not a text CSV?)",
-                          path, lineno);
-            goto done;
-        }
-        if (len == 0) continue;
+    while ((len = next_row(fp, &line, &cap, header, &lineno, path, &st)) > 0) {
         if (!f) {
             size_t commas = 0;
             for (char *p = line; *p; p++) commas += *p == ',';
@@ -122,6 +134,7 @@ pp_status pp_csv_read(const char *path, int label_col, int header, size_t classe
         }
         n++;
     }
+    if (st.code) goto done; /* next_row met a NUL byte */
     if (n == 0) {
         st = pp_error(PP_ERR_INPUT, "%s: no data rows", path);
         goto done;
@@ -198,16 +211,7 @@ pp_status pp_csv_read_targets(const char *path, const char *target_columns, int 
     char **f = NULL;
     unsigned char *is_target = NULL;
     ssize_t len;
-    while ((len = getline(&line, &cap, fp)) >= 0) {
-        lineno++;
-        if (header && lineno == 1) continue;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (strlen(line) != (size_t)len) {
-            st = pp_error(PP_ERR_INPUT, "%s:%zu: the line contains a NUL byte (not a text CSV?)",
-                          path, lineno);
-            goto done;
-        }
-        if (len == 0) continue;
+    while ((len = next_row(fp, &line, &cap, header, &lineno, path, &st)) > 0) {
         if (!f) {
             size_t commas = 0;
             for (char *p = line; *p; p++) commas += *p == ',';
@@ -275,6 +279,7 @@ pp_status pp_csv_read_targets(const char *path, const char *target_columns, int 
         }
         n++;
     }
+    if (st.code) goto done; /* next_row met a NUL byte */
     if (n == 0) {
         st = pp_error(PP_ERR_INPUT, "%s: no data rows", path);
         goto done;
