@@ -25,8 +25,14 @@ void pp_comm_abort(pp_comm *c, int status);
 
 int pp_comm_rank(const pp_comm *c);
 int pp_comm_size(const pp_comm *c);
-/* Ranks sharing this node (for the default thread count). */
+/* Ranks sharing this node (for the default thread count), this rank's index among them, and
+ * the number of nodes. */
 int pp_comm_local_size(const pp_comm *c);
+int pp_comm_local_rank(const pp_comm *c);
+int pp_comm_nodes(const pp_comm *c);
+/* 1 when node-shared memory is available and every node holds the same number of ranks (so
+ * the ranks with local rank j on every node form one inter-node communicator). */
+int pp_comm_uniform_nodes(const pp_comm *c);
 double pp_comm_wtime(void);
 /* A pointer to the MPI_Comm, for parallel HDF5 (io); NULL for c == NULL. */
 const void *pp_comm_native(const pp_comm *c);
@@ -49,6 +55,22 @@ pp_status pp_comm_bcast(pp_comm *c, void *buf, size_t bytes, int root);
 pp_status pp_comm_allgather_bytes(pp_comm *c, void *buf, const size_t *offset, const size_t *bytes);
 /* Gathers one double per rank to all: out[size]. */
 pp_status pp_comm_allgather_double(pp_comm *c, double mine, double *out);
+
+/* Node-shared memory: a block of `bytes` that every rank of this node addresses at *base (an
+ * MPI-3 shared window). Collective over the world (every rank calls it; each node gets its own
+ * block); the status is agreed. */
+typedef struct pp_shared pp_shared;
+pp_status pp_shared_alloc(pp_comm *c, size_t bytes, pp_shared **out, void **base);
+/* Collective over the node; safe on NULL. */
+void pp_shared_free(pp_shared *s);
+/* A barrier over the node's ranks that also orders their loads and stores to the block: what a
+ * rank stored before it is seen by every rank of the node after it. */
+pp_status pp_shared_barrier(pp_shared *s);
+/* In-place sums over the ranks with this rank's local rank on every node (each node's partial
+ * sums, for a reduction that sums within nodes through shared memory first). Needs
+ * pp_comm_uniform_nodes; a no-op on one node. */
+pp_status pp_comm_cross_sum_real(pp_comm *c, pp_real *buf, size_t n);
+pp_status pp_comm_cross_sum_i64(pp_comm *c, int64_t *buf, size_t n);
 
 #ifdef __cplusplus
 }

@@ -12,8 +12,17 @@
 struct pp_comm {
     MPI_Comm comm;
     int rank, size;
-    int local_size; /* ranks on this node */
+    MPI_Comm node;  /* the ranks of this node (MPI_COMM_TYPE_SHARED), or MPI_COMM_NULL */
+    MPI_Comm cross; /* the ranks of every node with this rank's local rank, when every node has
+                       the same number of ranks; else MPI_COMM_NULL */
+    int local_rank, local_size; /* on this node */
+    int nodes;                  /* the number of nodes */
     int owns_mpi;
+};
+
+struct pp_shared {
+    MPI_Win win;
+    MPI_Comm node;
 };
 
 #define CHUNK ((size_t)1 << 28)
@@ -60,12 +69,24 @@ pp_status pp_comm_init(int *argc, char ***argv, pp_comm **out)
     MPI_Comm_rank(c->comm, &c->rank);
     pp_fault_set_rank(c->rank);
     MPI_Comm_size(c->comm, &c->size);
-    MPI_Comm node;
     c->local_size = 1;
-    if (MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
+    c->nodes = 1;
+    c->node = c->cross = MPI_COMM_NULL;
+    if (MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &c->node) ==
         MPI_SUCCESS) {
-        MPI_Comm_size(node, &c->local_size);
-        MPI_Comm_free(&node);
+        MPI_Comm_set_errhandler(c->node, MPI_ERRORS_RETURN);
+        MPI_Comm_size(c->node, &c->local_size);
+        MPI_Comm_rank(c->node, &c->local_rank);
+        /* the node count from the local rank 0s; the node size, lowest and highest */
+        int lead = c->local_rank == 0, sz[2] = {c->local_size, -c->local_size};
+        MPI_Allreduce(MPI_IN_PLACE, &lead, 1, MPI_INT, MPI_SUM, c->comm);
+        MPI_Allreduce(MPI_IN_PLACE, sz, 2, MPI_INT, MPI_MIN, c->comm);
+        c->nodes = lead;
+        if (sz[0] == -sz[1] &&
+            MPI_Comm_split(c->comm, c->local_rank, c->rank, &c->cross) == MPI_SUCCESS)
+            MPI_Comm_set_errhandler(c->cross, MPI_ERRORS_RETURN);
+        else
+            c->cross = MPI_COMM_NULL;
     }
     *out = c;
     return pp_ok();
@@ -74,6 +95,8 @@ pp_status pp_comm_init(int *argc, char ***argv, pp_comm **out)
 void pp_comm_finalize(pp_comm *c)
 {
     if (!c) return;
+    if (c->node != MPI_COMM_NULL) MPI_Comm_free(&c->node);
+    if (c->cross != MPI_COMM_NULL) MPI_Comm_free(&c->cross);
     if (c->owns_mpi) MPI_Finalize();
     free(c);
 }
@@ -94,6 +117,18 @@ int pp_comm_size(const pp_comm *c)
 int pp_comm_local_size(const pp_comm *c)
 {
     return c ? c->local_size : 1;
+}
+int pp_comm_local_rank(const pp_comm *c)
+{
+    return c ? c->local_rank : 0;
+}
+int pp_comm_nodes(const pp_comm *c)
+{
+    return c ? c->nodes : 1;
+}
+int pp_comm_uniform_nodes(const pp_comm *c)
+{
+    return c && (c->node != MPI_COMM_NULL) && (c->nodes == 1 || c->cross != MPI_COMM_NULL);
 }
 double pp_comm_wtime(void)
 {
@@ -222,4 +257,102 @@ pp_status pp_comm_allgather_double(pp_comm *c, double mine, double *out)
     }
     int rc = MPI_Allgather(&mine, 1, MPI_DOUBLE, out, 1, MPI_DOUBLE, c->comm);
     return rc == MPI_SUCCESS ? pp_ok() : mpi_fail(rc, "allgather");
+}
+
+/* ---- node-shared memory ---------------------------------------------------------------------
+ * One MPI-3 shared window per allocation, the whole block on the node's local rank 0 (so it is
+ * contiguous in every process). A passive-target epoch (lock_all) stays open for the window's
+ * life: the ranks then order their loads and stores with MPI_Win_sync around a node barrier, the
+ * pattern of MPI-3's unified memory model. */
+
+pp_status pp_shared_alloc(pp_comm *c, size_t bytes, pp_shared **out, void **base)
+{
+    *out = NULL;
+    *base = NULL;
+    pp_shared *s = pp_fault("shared-alloc", pp_comm_rank(c)) ? NULL : calloc(1, sizeof *s);
+    pp_status st = s ? pp_ok() : pp_error(PP_ERR_NOMEM, "cannot allocate a shared-window handle");
+    if (!st.code && (!c || c->node == MPI_COMM_NULL))
+        st = pp_error(PP_ERR_RUNTIME, "no node communicator for shared memory");
+    st = pp_comm_agree(c, st);
+    if (st.code) {
+        free(s);
+        return st;
+    }
+    s->node = c->node;
+    const MPI_Aint mine = c->local_rank == 0 ? (MPI_Aint)(bytes ? bytes : 1) : 0;
+    MPI_Info info;
+    MPI_Info_create(&info);
+    /* one contiguous block: the other ranks address it from local rank 0's base */
+    MPI_Info_set(info, "alloc_shared_noncontig", "false");
+    void *mybase = NULL;
+    int rc = MPI_Win_allocate_shared(mine, 1, info, c->node, &mybase, &s->win);
+    MPI_Info_free(&info);
+    st = rc == MPI_SUCCESS ? pp_ok() : mpi_fail(rc, "shared-window allocation");
+    st = pp_comm_agree(c, st);
+    if (st.code) {
+        free(s);
+        return st;
+    }
+    MPI_Aint size = 0;
+    int disp = 0;
+    void *b0 = NULL;
+    rc = MPI_Win_shared_query(s->win, 0, &size, &disp, &b0);
+    if (rc == MPI_SUCCESS) rc = MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win);
+    st = rc == MPI_SUCCESS ? pp_ok() : mpi_fail(rc, "shared-window query");
+    st = pp_comm_agree(c, st);
+    if (st.code) {
+        MPI_Win_free(&s->win);
+        free(s);
+        return st;
+    }
+    *out = s;
+    *base = b0;
+    return pp_ok();
+}
+
+void pp_shared_free(pp_shared *s)
+{
+    if (!s) return;
+    MPI_Win_unlock_all(s->win);
+    MPI_Win_free(&s->win);
+    free(s);
+}
+
+pp_status pp_shared_barrier(pp_shared *s)
+{
+    if (!s) return pp_ok();
+    int rc = MPI_Win_sync(s->win);
+    if (rc == MPI_SUCCESS) rc = MPI_Barrier(s->node);
+    if (rc == MPI_SUCCESS) rc = MPI_Win_sync(s->win);
+    return rc == MPI_SUCCESS ? pp_ok() : mpi_fail(rc, "node barrier");
+}
+
+pp_status pp_comm_cross_sum_real(pp_comm *c, pp_real *buf, size_t n)
+{
+    if (!c || c->nodes == 1) return pp_ok();
+    if (c->cross == MPI_COMM_NULL)
+        return pp_error(PP_ERR_RUNTIME, "the nodes hold different numbers of ranks");
+    for (size_t off = 0; off < n; off += CHUNK) {
+        size_t len = n - off < CHUNK ? n - off : CHUNK;
+#if PP_DOUBLE
+        int rc = MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_DOUBLE, MPI_SUM, c->cross);
+#else
+        int rc = MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_FLOAT, MPI_SUM, c->cross);
+#endif
+        if (rc != MPI_SUCCESS) return mpi_fail(rc, "inter-node gradient allreduce");
+    }
+    return pp_ok();
+}
+
+pp_status pp_comm_cross_sum_i64(pp_comm *c, int64_t *buf, size_t n)
+{
+    if (!c || c->nodes == 1) return pp_ok();
+    if (c->cross == MPI_COMM_NULL)
+        return pp_error(PP_ERR_RUNTIME, "the nodes hold different numbers of ranks");
+    for (size_t off = 0; off < n; off += (size_t)1 << 20) {
+        size_t len = n - off < ((size_t)1 << 20) ? n - off : ((size_t)1 << 20);
+        int rc = MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_INT64_T, MPI_SUM, c->cross);
+        if (rc != MPI_SUCCESS) return mpi_fail(rc, "inter-node integer allreduce");
+    }
+    return pp_ok();
 }
