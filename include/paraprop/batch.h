@@ -23,6 +23,17 @@ typedef struct pp_batch_times {
 double pp_batch_grad(const pp_arch *a, const pp_real *params, const pp_data *x, const uint32_t *ids,
                      size_t m, pp_workspace *ws, int threads, pp_real *grad, pp_batch_times *times);
 
+/* The two halves of pp_batch_grad, for ranks that share one workspace (the factors of
+ * the gradient, run/reduce.h): gather, forward and backward of rows [r0, r1) of ws, row r
+ * holding sample ids[r] (the cost sum is returned); then ∇W and ∇b summed over rows [0, m) of ws
+ * into grad, for part `part` of `parts` of every layer's units (their rows of ∇Wˡ and entries of
+ * ∇bˡ; parts = 1: all). Every rank that runs the second on the same rows with the same threads
+ * gets the same bits. */
+double pp_batch_rows(const pp_arch *a, const pp_real *params, const pp_data *x, const uint32_t *ids,
+                     size_t r0, size_t r1, pp_workspace *ws, int threads, pp_batch_times *times);
+void pp_batch_wgrad(const pp_arch *a, const pp_workspace *ws, size_t m, int part, int parts,
+                    int threads, pp_real *grad, pp_batch_times *times);
+
 #ifdef __cplusplus
 }
 #endif

@@ -69,6 +69,10 @@ typedef struct pp_workspace {
 
 pp_status pp_workspace_init(pp_workspace *ws, const pp_arch *a, size_t rows);
 void pp_workspace_free(pp_workspace *ws);
+/* A workspace laid out in caller memory (64-byte aligned, pp_workspace_bytes long), e.g. a
+ * node-shared block whose rows several ranks fill; never passed to pp_workspace_free. */
+size_t pp_workspace_bytes(const pp_arch *a, size_t rows);
+void pp_workspace_place(pp_workspace *ws, const pp_arch *a, size_t rows, void *mem);
 
 /* The engines that run the matrix products now, e.g. "auto: oneDNN 2.6.3 avx512_core for
  * M,N,K >= 32 or MNK >= 2^22, own AVX-512 below (BLAS OpenBLAS 0.3.21 SKYLAKEX)", "exact: own

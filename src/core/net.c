@@ -115,6 +115,39 @@ pp_status pp_workspace_init(pp_workspace *ws, const pp_arch *a, size_t rows)
     return pp_ok();
 }
 
+static size_t placed_bytes(size_t rows, size_t cols)
+{
+    size_t n = rows * cols;
+    if (n == 0) n = 1;
+    return (n * sizeof(pp_real) + 63) / 64 * 64;
+}
+
+size_t pp_workspace_bytes(const pp_arch *a, size_t rows)
+{
+    size_t b = 0;
+    for (int l = 0; l <= a->L; l++) b += placed_bytes(rows, a->n[l]) * (l >= 1 ? 2 : 1);
+    return b + 2 * placed_bytes(rows, a->n[a->L]);
+}
+
+void pp_workspace_place(pp_workspace *ws, const pp_arch *a, size_t rows, void *mem)
+{
+    pp_linalg_single_thread();
+    memset(ws, 0, sizeof *ws);
+    ws->rows = rows;
+    char *p = mem;
+    for (int l = 0; l <= a->L; l++) {
+        ws->act[l] = (pp_real *)(void *)p;
+        p += placed_bytes(rows, a->n[l]);
+        if (l >= 1) {
+            ws->delta[l] = (pp_real *)(void *)p;
+            p += placed_bytes(rows, a->n[l]);
+        }
+    }
+    ws->zout = (pp_real *)(void *)p;
+    p += placed_bytes(rows, a->n[a->L]);
+    ws->y = (pp_real *)(void *)p;
+}
+
 void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0, size_t r1)
 {
     const int m = (int)(r1 - r0);

@@ -75,6 +75,20 @@ pp_status pp_comm_init(int *argc, char ***argv, pp_comm **out)
     if (MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &c->node) ==
         MPI_SUCCESS) {
         MPI_Comm_set_errhandler(c->node, MPI_ERRORS_RETURN);
+        /* PARAPROP_NODE_SIZE=K: treat each K consecutive ranks of a node as a node of their own,
+         * so that one host tests the multi-node paths (inter-node sums, per-node data) */
+        const char *e = getenv("PARAPROP_NODE_SIZE");
+        long k = e && *e ? strtol(e, NULL, 10) : 0;
+        if (k > 0) {
+            int lr = 0;
+            MPI_Comm_rank(c->node, &lr);
+            MPI_Comm sub;
+            if (MPI_Comm_split(c->node, (int)(lr / k), lr, &sub) == MPI_SUCCESS) {
+                MPI_Comm_free(&c->node);
+                c->node = sub;
+                MPI_Comm_set_errhandler(c->node, MPI_ERRORS_RETURN);
+            }
+        }
         MPI_Comm_size(c->node, &c->local_size);
         MPI_Comm_rank(c->node, &c->local_rank);
         /* the node count from the local rank 0s; the node size, lowest and highest */

@@ -162,6 +162,24 @@ static pp_status alloc_state(trainer *t)
     return pp_ok();
 }
 
+/* How gradients meet, and the node-shared blocks that needs (collective, agreed). */
+static pp_status setup_reduce(trainer *t)
+{
+    int th[2] = {t->T, -t->T};
+    PP_TRY(pp_comm_max_int(t->comm, th, 2));
+    pp_status st = reduce_choose(t->comm, &t->arch, (size_t)t->cfg->batch_size, th[0] == -th[1],
+                                 t->cfg->exact, &t->red);
+    PP_TRY(pp_comm_agree(t->comm, st));
+    if (t->red == REDUCE_NODE)
+        st = node_reduce_init(&t->nr, t->comm, t->arch.nparams,
+                              t->cfg->exact ? sizeof(int64_t) : sizeof(pp_real));
+    else if (t->red == REDUCE_FACTORS || t->red == REDUCE_SPLIT)
+        st = node_factors_init(&t->nf, t->comm, &t->arch, (size_t)t->cfg->batch_size,
+                               t->red == REDUCE_SPLIT);
+    if (st.code) t->red = REDUCE_MPI;
+    return st;
+}
+
 /* Memory a rank will need, to refuse absurd sizes before allocating. */
 static double bytes_needed(const pp_arch *a, size_t rows, int exact, int T)
 {
@@ -265,6 +283,7 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
     if (need_train) PP_TRY(pp_comm_agree(comm, check_targets(t)));
     PP_TRY(load_test(t));
     st = pp_comm_agree(comm, alloc_state(t));
+    if (!st.code) st = setup_reduce(t);
     if (!st.code && cfg->exact) st = agree_kernels(t);
     if (st.code) return st;
     t->opt.eta = cfg->eta;
@@ -298,6 +317,9 @@ void trainer_free(trainer *t)
     pp_workspace_free(&t->ws);
     pp_workspace_free(&t->ews);
     pp_exact_free(&t->ex);
+    if (t->red == REDUCE_NODE && !t->shared_lost) node_reduce_free(&t->nr);
+    if ((t->red == REDUCE_FACTORS || t->red == REDUCE_SPLIT) && !t->shared_lost)
+        node_factors_free(&t->nf);
     memset(t, 0, sizeof *t);
 }
 
@@ -311,17 +333,17 @@ void trainer_order(trainer *t, int64_t epoch)
 }
 
 /* Names the first layer with a non-finite gradient entry. */
-static pp_status check_finite(const trainer *t, double cost)
+static pp_status check_finite(const trainer *t, const pp_real *grad, double cost)
 {
     const pp_arch *a = &t->arch;
-    if (pp_all_finite(t->grad, a->nparams) && isfinite(cost)) return pp_ok();
+    if (pp_all_finite(grad, a->nparams) && isfinite(cost)) return pp_ok();
     for (int l = 1; l <= a->L; l++) {
         size_t lo = a->w_off[l], hi = a->b_off[l] + a->n[l];
         for (size_t i = lo; i < hi; i++)
-            if (!isfinite((double)t->grad[i]))
+            if (!isfinite((double)grad[i]))
                 return pp_error(PP_ERR_DIVERGED,
                                 "layer %d: the %s gradient has a non-finite entry (%g)", l,
-                                i < a->b_off[l] ? "weight" : "bias", (double)t->grad[i]);
+                                i < a->b_off[l] ? "weight" : "bias", (double)grad[i]);
     }
     if (!isfinite(cost))
         return pp_error(PP_ERR_DIVERGED, "the minibatch cost is not finite (%g)", cost);
@@ -342,6 +364,97 @@ pp_status trainer_check_params(const trainer *t)
     return pp_ok();
 }
 
+/* The step over node-shared memory (reduce.h): the gradient is computed into this rank's slot,
+ * and on one node every rank reads the same summed bits, so its finite check is the same
+ * everywhere without a collective. */
+static pp_status step_node(trainer *t, const uint32_t *ids, size_t lo, size_t m, size_t n,
+                           int local_stop, int *stop, double *cost)
+{
+    pp_batch_times bt = {0, 0};
+    node_reduce *r = &t->nr;
+    double *small = node_reduce_small(r), tot[NODE_SMALL];
+    const void *sum = NULL;
+    const pp_real *g = t->grad;
+    if (!t->cfg->exact) {
+        small[0] = pp_batch_grad(&t->arch, t->params, &t->train, ids + lo, m, &t->ws, t->T,
+                                 node_reduce_slot(r), &bt);
+        small[1] = local_stop ? 1.0 : 0.0;
+        double t1 = omp_get_wtime();
+        PP_TRY(node_reduce_sum(r, 0, &sum, tot));
+        t->times.allreduce += omp_get_wtime() - t1;
+        g = sum; /* read in place: every rank of the node reads the same block */
+    } else {
+        small[0] = pp_exact_forward_backward(&t->ex, &t->arch, t->params, &t->train, ids + lo, m,
+                                             &t->ws, &bt);
+        small[1] = local_stop ? 1.0 : 0.0;
+        double t1 = omp_get_wtime();
+        PP_TRY(pp_comm_max_double(t->comm, t->ex.maxes, (size_t)t->ex.nmax));
+        double t2 = omp_get_wtime();
+        PP_TRY(pp_comm_agree(t->comm, pp_exact_accumulate(&t->ex, &t->arch, &t->ws, m, n)));
+        memcpy(node_reduce_slot(r), t->ex.acc, t->arch.nparams * sizeof *t->ex.acc);
+        double t3 = omp_get_wtime();
+        PP_TRY(node_reduce_sum(r, 1, &sum, tot));
+        memcpy(t->ex.acc, sum, t->arch.nparams * sizeof *t->ex.acc);
+        pp_exact_finish(&t->ex, &t->arch, t->grad);
+        double t4 = omp_get_wtime();
+        t->times.allreduce += (t2 - t1) + (t4 - t3);
+        bt.compute += t3 - t2;
+    }
+    t->times.data += bt.data;
+    t->times.compute += bt.compute;
+    *cost = tot[0];
+    *stop = tot[1] > 0;
+    pp_status st = check_finite(t, g, tot[0]);
+    if (pp_comm_nodes(t->comm) > 1)
+        PP_TRY(pp_comm_agree(t->comm, st));
+    else if (st.code) {
+        st.agreed = 1; /* every rank of the one node judged the same shared bits */
+        return st;
+    }
+    double t6 = omp_get_wtime();
+    pp_optim_step(&t->arch, &t->opt, t->params, t->vel, g, n, t->T);
+    t->times.optimizer += omp_get_wtime() - t6;
+    return pp_ok();
+}
+
+/* The step over shared factors (reduce.h): this rank's rows into the node's workspace, one
+ * barrier, then every rank computes the whole ∇W, the same bits everywhere. */
+static pp_status step_factors(trainer *t, const uint32_t *ids, size_t lo, size_t hi, size_t n,
+                              int local_stop, int *stop, double *cost)
+{
+    pp_batch_times bt = {0, 0};
+    double *small, tot[NODE_SMALL];
+    pp_workspace *ws = node_factors_next(&t->nf, &small);
+    small[0] = pp_batch_rows(&t->arch, t->params, &t->train, ids, lo, hi, ws, t->T, &bt);
+    small[1] = local_stop ? 1.0 : 0.0;
+    double t1 = omp_get_wtime();
+    PP_TRY(node_factors_exchange(&t->nf, tot));
+    t->times.allreduce += omp_get_wtime() - t1;
+    const pp_real *g = t->grad;
+    if (t->red == REDUCE_FACTORS)
+        pp_batch_wgrad(&t->arch, ws, n, 0, 1, t->T, t->grad, &bt);
+    else {
+        pp_batch_wgrad(&t->arch, ws, n, t->nf.lr, t->nf.lsize, t->T, t->nf.sum, &bt);
+        double t2 = omp_get_wtime();
+        PP_TRY(node_factors_done(&t->nf));
+        t->times.allreduce += omp_get_wtime() - t2;
+        g = t->nf.sum;
+    }
+    t->times.data += bt.data;
+    t->times.compute += bt.compute;
+    *cost = tot[0];
+    *stop = tot[1] > 0;
+    pp_status st = check_finite(t, g, tot[0]);
+    if (st.code) {
+        st.agreed = 1; /* every rank computed the same bits from the same rows */
+        return st;
+    }
+    double t6 = omp_get_wtime();
+    pp_optim_step(&t->arch, &t->opt, t->params, t->vel, g, n, t->T);
+    t->times.optimizer += omp_get_wtime() - t6;
+    return pp_ok();
+}
+
 pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop, int *stop,
                        double *cost)
 {
@@ -353,9 +466,17 @@ pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop
         hi = n * (size_t)(t->rank + 1) / (size_t)t->R;
     }
     const size_t m = hi - lo;
+    if (t->red != REDUCE_MPI) {
+        pp_status st = t->red == REDUCE_NODE
+                           ? step_node(t, ids, lo, m, n, local_stop, stop, cost)
+                           : step_factors(t, ids, lo, hi, n, local_stop, stop, cost);
+        /* this rank alone failed: the others wait in a node barrier, so freeing the shared
+         * window (collective) would hang it; the app aborts the job instead */
+        if (st.code && !st.agreed) t->shared_lost = 1;
+        return st;
+    }
     pp_batch_times bt = {0, 0};
     double local_cost;
-    double t0 = omp_get_wtime();
     if (!t->cfg->exact) {
         local_cost =
             pp_batch_grad(&t->arch, t->params, &t->train, ids + lo, m, &t->ws, t->T, t->grad, &bt);
@@ -378,7 +499,6 @@ pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop
         t->times.allreduce += (t2 - t1) + (t4 - t3);
         bt.compute += t3 - t2;
     }
-    (void)t0;
     t->times.data += bt.data;
     t->times.compute += bt.compute;
     double small[2] = {local_cost, local_stop ? 1.0 : 0.0};
@@ -389,7 +509,7 @@ pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop
     *stop = small[1] > 0;
     /* the reduced gradient and cost need not be bitwise equal on every rank (MPI does not
      * promise it), so the verdict is agreed before the next step's allreduce */
-    PP_TRY(pp_comm_agree(t->comm, check_finite(t, small[0])));
+    PP_TRY(pp_comm_agree(t->comm, check_finite(t, t->grad, small[0])));
     double t6 = omp_get_wtime();
     pp_optim_step(&t->arch, &t->opt, t->params, t->vel, t->grad, n, t->T);
     t->times.optimizer += omp_get_wtime() - t6;

@@ -12,6 +12,8 @@
 #include "paraprop/net.h"
 #include "paraprop/optim.h"
 
+#include "reduce.h"
+
 typedef struct pp_phase_times {
     double data, compute, allreduce, optimizer, checkpoint;
 } pp_phase_times;
@@ -33,6 +35,10 @@ typedef struct trainer {
     uint32_t *perm; /* (N) this epoch's order */
     pp_optim opt;
     pp_phase_times times;
+    reduce_kind red; /* how gradients meet (reduce.h) */
+    node_reduce nr;  /* the slots, when red == REDUCE_NODE */
+    node_factors nf; /* the shared workspaces, when red == REDUCE_FACTORS or SPLIT */
+    int shared_lost; /* an unagreed failure left the node's ranks apart: never free collectively */
 } trainer;
 
 /* Loads data (collective), allocates, initialises parameters from the seed or --init-from. */

@@ -1,0 +1,218 @@
+/* Gradient sums through node-shared memory: see reduce.h for why. */
+#include "reduce.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fault.h"
+
+const char *reduce_name(reduce_kind k)
+{
+    static const char *name[] = {"mpi", "node", "factors", "split"};
+    return name[k];
+}
+
+pp_status reduce_choose(pp_comm *c, const pp_arch *a, size_t B, int threads_equal, int exact,
+                        reduce_kind *out)
+{
+    *out = REDUCE_MPI;
+    const char *e = getenv("PARAPROP_REDUCE");
+    if (e && !*e) e = NULL;
+    if (e && strcmp(e, "auto") && strcmp(e, "mpi") && strcmp(e, "node") && strcmp(e, "factors") &&
+        strcmp(e, "split"))
+        return pp_error(
+            PP_ERR_USAGE,
+            "PARAPROP_REDUCE=%s: expected auto, mpi, node (gradient sums through "
+            "node-shared memory) or factors (the gradient's factors shared on one node)",
+            e);
+    /* the same answers on every rank: the uniform-nodes test is global, and a node of one rank
+     * means every node has one */
+    const int R = pp_comm_size(c), nodes = pp_comm_nodes(c);
+    const int node_ok = pp_comm_uniform_nodes(c) && pp_comm_local_size(c) > 1;
+    const int fact_ok = node_ok && nodes == 1 && threads_equal && !exact;
+    if (e && strcmp(e, "mpi") == 0) return pp_ok();
+    if (e && strcmp(e, "node") == 0) {
+        if (!node_ok && R > 1)
+            return pp_error(PP_ERR_USAGE, "PARAPROP_REDUCE=node needs more than one rank on every "
+                                          "node and the same number on each");
+        *out = node_ok ? REDUCE_NODE : REDUCE_MPI;
+        return pp_ok();
+    }
+    if (e && (strcmp(e, "factors") == 0 || strcmp(e, "split") == 0)) {
+        if (!fact_ok && R > 1)
+            return pp_error(PP_ERR_USAGE,
+                            "PARAPROP_REDUCE=%s needs fast mode, one node, and the same thread "
+                            "count on every rank",
+                            e);
+        *out = !fact_ok ? REDUCE_MPI : strcmp(e, "split") == 0 ? REDUCE_SPLIT : REDUCE_FACTORS;
+        return pp_ok();
+    }
+    double rows = 0;
+    for (int l = 0; l <= a->L; l++) rows += (double)a->n[l];
+    /* factors repeat (R−1)/R of the ∇W products on every rank to save a barrier and the
+     * finished gradient's trip between cores; worth it while the rows they share are under a
+     * fifth of P (measured, docs/PERFORMANCE.md: the main job, 4,470 rows' values against
+     * 79,510 parameters, runs 1.07× one rank with factors and 0.94× with split; W2, 83,584
+     * against 335,114, 0.75× with factors and 1.0× with split) */
+    const double moved = (double)B * (double)(R - 1) / (double)R * rows;
+    if (fact_ok)
+        *out = moved < 0.2 * (double)a->nparams ? REDUCE_FACTORS : REDUCE_SPLIT;
+    else if (node_ok)
+        *out = REDUCE_NODE;
+    return pp_ok();
+}
+
+pp_status node_reduce_init(node_reduce *r, pp_comm *c, size_t n, size_t esz)
+{
+    memset(r, 0, sizeof *r);
+    r->comm = c;
+    r->lr = pp_comm_local_rank(c);
+    r->lsize = pp_comm_local_size(c);
+    r->nodes = pp_comm_nodes(c);
+    r->n = n;
+    r->esz = esz;
+    const size_t per_line = 64 / esz;
+    r->stride = (n + per_line - 1) / per_line * per_line; /* slices start on cache lines */
+    if (r->stride == 0) r->stride = per_line;
+    const size_t bytes =
+        (size_t)(r->lsize + 1) * r->stride * esz + (size_t)r->lsize * NODE_SMALL * sizeof(double);
+    void *base = NULL;
+    PP_TRY(pp_shared_alloc(c, bytes, &r->win, &base));
+    r->slots = base;
+    r->sum = r->slots + (size_t)r->lsize * r->stride * esz;
+    r->small = (double *)(void *)(r->sum + r->stride * esz);
+    /* slice j of lsize, in whole cache lines */
+    const size_t lines = r->stride / per_line;
+    r->lo = lines * (size_t)r->lr / (size_t)r->lsize * per_line;
+    r->hi = lines * (size_t)(r->lr + 1) / (size_t)r->lsize * per_line;
+    if (r->hi > n) r->hi = n;
+    if (r->lo > r->hi) r->lo = r->hi;
+    return pp_ok();
+}
+
+void node_reduce_free(node_reduce *r)
+{
+    if (r->win) pp_shared_free(r->win);
+    memset(r, 0, sizeof *r);
+}
+
+void *node_reduce_slot(const node_reduce *r)
+{
+    return r->slots + (size_t)r->lr * r->stride * r->esz;
+}
+
+double *node_reduce_small(const node_reduce *r)
+{
+    return r->small + (size_t)r->lr * NODE_SMALL;
+}
+
+/* sum[lo, hi) = Σⱼ slot_j[lo, hi), j in local-rank order */
+static void sum_real(const node_reduce *r)
+{
+    const pp_real *s = (const pp_real *)(void *)r->slots;
+    pp_real *out = (pp_real *)(void *)r->sum;
+    const size_t stride = r->stride, lo = r->lo, hi = r->hi;
+    memcpy(out + lo, s + lo, (hi - lo) * sizeof *out);
+    for (int j = 1; j < r->lsize; j++) {
+        const pp_real *sj = s + (size_t)j * stride;
+        for (size_t i = lo; i < hi; i++) out[i] += sj[i];
+    }
+}
+
+static void sum_i64(const node_reduce *r)
+{
+    const int64_t *s = (const int64_t *)(void *)r->slots;
+    int64_t *out = (int64_t *)(void *)r->sum;
+    const size_t stride = r->stride, lo = r->lo, hi = r->hi;
+    memcpy(out + lo, s + lo, (hi - lo) * sizeof *out);
+    for (int j = 1; j < r->lsize; j++) {
+        const int64_t *sj = s + (size_t)j * stride;
+        for (size_t i = lo; i < hi; i++) out[i] += sj[i];
+    }
+}
+
+pp_status node_reduce_sum(node_reduce *r, int integer, const void **sum, double *small_out)
+{
+    /* the fault sites of the MPI path (core/fault.h), so the robustness tests cover this one */
+    if (pp_fault("grad-allreduce", pp_comm_rank(r->comm)))
+        return pp_error(PP_ERR_RUNTIME, "node gradient reduction failed: injected fault");
+    pp_fault_kill("allreduce");
+    PP_TRY(pp_shared_barrier(r->win));
+    if (integer)
+        sum_i64(r);
+    else
+        sum_real(r);
+    /* the small values: on one node every rank sums them all, in the same order; over nodes
+     * each rank's own go into one world allreduce below */
+    for (int k = 0; k < NODE_SMALL; k++) {
+        double v = 0;
+        if (r->nodes > 1)
+            v = r->small[(size_t)r->lr * NODE_SMALL + k];
+        else
+            for (int j = 0; j < r->lsize; j++) v += r->small[(size_t)j * NODE_SMALL + k];
+        small_out[k] = v;
+    }
+    if (r->nodes > 1) {
+        char *mine = r->sum + r->lo * r->esz;
+        if (integer)
+            PP_TRY(pp_comm_cross_sum_i64(r->comm, (int64_t *)(void *)mine, r->hi - r->lo));
+        else
+            PP_TRY(pp_comm_cross_sum_real(r->comm, (pp_real *)(void *)mine, r->hi - r->lo));
+    }
+    PP_TRY(pp_shared_barrier(r->win));
+    if (r->nodes > 1) PP_TRY(pp_comm_sum_double(r->comm, small_out, NODE_SMALL));
+    *sum = r->sum;
+    return pp_ok();
+}
+
+pp_status node_factors_init(node_factors *f, pp_comm *c, const pp_arch *a, size_t B, int split)
+{
+    memset(f, 0, sizeof *f);
+    f->comm = c;
+    f->lr = pp_comm_local_rank(c);
+    f->lsize = pp_comm_local_size(c);
+    const size_t wsb = pp_workspace_bytes(a, B);
+    const size_t smallb = (2 * (size_t)f->lsize * NODE_SMALL * sizeof(double) + 63) / 64 * 64;
+    const size_t bytes = 2 * wsb + smallb + (split ? a->nparams * sizeof(pp_real) : 0);
+    void *base = NULL;
+    PP_TRY(pp_shared_alloc(c, bytes, &f->win, &base));
+    char *p = base; /* the window's base is page aligned */
+    pp_workspace_place(&f->ws[0], a, B, p);
+    pp_workspace_place(&f->ws[1], a, B, p + wsb);
+    f->small = (double *)(void *)(p + 2 * wsb);
+    f->sum = split ? (pp_real *)(void *)(p + 2 * wsb + smallb) : NULL;
+    return pp_ok();
+}
+
+void node_factors_free(node_factors *f)
+{
+    if (f->win) pp_shared_free(f->win); /* the workspaces live in it */
+    memset(f, 0, sizeof *f);
+}
+
+pp_workspace *node_factors_next(node_factors *f, double **small)
+{
+    f->parity ^= 1;
+    *small = f->small + ((size_t)f->parity * (size_t)f->lsize + (size_t)f->lr) * NODE_SMALL;
+    return &f->ws[f->parity];
+}
+
+pp_status node_factors_exchange(node_factors *f, double *small_out)
+{
+    if (pp_fault("grad-allreduce", pp_comm_rank(f->comm)))
+        return pp_error(PP_ERR_RUNTIME, "node factor exchange failed: injected fault");
+    pp_fault_kill("allreduce");
+    PP_TRY(pp_shared_barrier(f->win));
+    const double *s = f->small + (size_t)f->parity * (size_t)f->lsize * NODE_SMALL;
+    for (int k = 0; k < NODE_SMALL; k++) {
+        double v = 0;
+        for (int j = 0; j < f->lsize; j++) v += s[(size_t)j * NODE_SMALL + k];
+        small_out[k] = v;
+    }
+    return pp_ok();
+}
+
+pp_status node_factors_done(node_factors *f)
+{
+    return pp_shared_barrier(f->win);
+}
