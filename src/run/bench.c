@@ -81,9 +81,9 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
             "\"time_per_step\": {\"total\": %.9f, \"compute\": %.9f, \"allreduce\": %.9f, "
             "\"optimizer\": %.9f, \"data\": %.9f, \"checkpoint\": %.9f}, \"peak_rss_bytes\": [",
             q[0], t.R, t.T, cfg->layers /* digits and commas (pp_config_check) */, q[1], q[2], q[3],
-            (long long)cfg->batch_size, q[4], reduce_name(t.red), q[5], (long long)cfg->steps, (long long)cfg->warmup,
-            t.arch.nparams, wall, steps * (double)B / wall, wall / steps, ph[1] / steps,
-            ph[2] / steps, ph[3] / steps, ph[0] / steps, ph[4] / steps);
+            (long long)cfg->batch_size, q[4], reduce_name(t.red), q[5], (long long)cfg->steps,
+            (long long)cfg->warmup, t.arch.nparams, wall, steps * (double)B / wall, wall / steps,
+            ph[1] / steps, ph[2] / steps, ph[3] / steps, ph[0] / steps, ph[4] / steps);
         for (int r = 0; r < t.R && len > 0 && len < (int)sizeof line - 100; r++)
             len += snprintf(line + len, sizeof line - (size_t)len, "%s%.0f", r ? ", " : "", rss[r]);
         snprintf(line + len, sizeof line - (size_t)len, "], \"fingerprint\": %s}\n", q[6]);
