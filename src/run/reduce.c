@@ -47,16 +47,15 @@ pp_status reduce_choose(pp_comm *c, const pp_arch *a, size_t B, int threads_equa
         *out = !fact_ok ? REDUCE_MPI : strcmp(e, "split") == 0 ? REDUCE_SPLIT : REDUCE_FACTORS;
         return pp_ok();
     }
-    double rows = 0;
-    for (int l = 0; l <= a->L; l++) rows += (double)a->n[l];
-    /* factors repeat (R−1)/R of the ∇W products on every rank to save a barrier and the
-     * finished gradient's trip between cores; worth it while the rows they share are under a
-     * fifth of P (measured, docs/PERFORMANCE.md: the main job, 4,470 rows' values against
-     * 79,510 parameters, runs 1.07× one rank with factors and 0.94× with split; W2, 83,584
-     * against 335,114, 0.75× with factors and 1.0× with split) */
-    const double moved = (double)B * (double)(R - 1) / (double)R * rows;
+    /* factors repeat (R−1)/R of the ∇W products (2BP multiply-adds) on every rank, to save
+     * split's second barrier and the finished gradient's trip between cores ((R−1)/R·P values):
+     * B/2 flops per byte saved, worth it while cores multiply faster than that than they move
+     * bytes between them, at about B ≤ 16 (measured, docs/PERFORMANCE.md: at B = 10 the main job
+     * runs 1.0–1.07× one rank with factors, 0.89× with split; at B = 128 and 256, W2 and W3,
+     * factors lose 25 % against split) */
+    (void)a;
     if (fact_ok)
-        *out = moved < 0.2 * (double)a->nparams ? REDUCE_FACTORS : REDUCE_SPLIT;
+        *out = B <= 16 ? REDUCE_FACTORS : REDUCE_SPLIT;
     else if (node_ok)
         *out = REDUCE_NODE;
     return pp_ok();

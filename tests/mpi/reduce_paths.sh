@@ -46,10 +46,9 @@ for way in factors split; do
     [ "$fp" = "$one" ] || fail "fast, $r ranks, PARAPROP_REDUCE=$way: $fp, 1 rank $one"
   done
 done
-# auto picks factors while the batch's rows are small against the parameters, else split
-# (reduce.c's rule: B(R-1)/R * sum of widths below P/5), and bench's JSON names it
+# auto picks factors for batches up to 16, else split (reduce.c), and bench's JSON names it
 synth_h5 "$bin" "$dir/w.h5" 200 20 50 10
-for want in "10 factors" "64 split"; do
+for want in "16 factors" "17 split"; do
   set -- $want
   out=$(mpiexec -n 2 --oversubscribe --bind-to none "$bin" bench --data "$dir/w.h5" \
     --layers 50,100,10 --batch-size "$1" --steps 5 --threads 1 2>&1) || fail "bench: $out"
