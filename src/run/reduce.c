@@ -22,8 +22,9 @@ pp_status reduce_choose(pp_comm *c, const pp_arch *a, size_t B, int threads_equa
         strcmp(e, "split"))
         return pp_error(
             PP_ERR_USAGE,
-            "PARAPROP_REDUCE=%s: expected auto, mpi, node (gradient sums through "
-            "node-shared memory) or factors (the gradient's factors shared on one node)",
+            "PARAPROP_REDUCE=%s: expected auto, mpi, node (gradient sums through node-shared "
+            "memory), factors (every rank computes the gradient from the node's shared rows) or "
+            "split (each rank computes part of it)",
             e);
     /* the same answers on every rank: the uniform-nodes test is global, and a node of one rank
      * means every node has one */
