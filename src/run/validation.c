@@ -176,5 +176,11 @@ pp_status validation_evaluate(trainer *t, double *loss, double *acc)
         *acc = n ? hits / (double)n : 0;
     }
     free(per);
+    /* in fast mode MPI need not give every rank the same gradient bits, so the parameters and
+     * these values may differ in the last bits between ranks: rank 0's decide for all, or ranks
+     * could disagree on a best epoch or a stop */
+    double v[2] = {*loss, *acc};
+    if (!st.code) st = pp_comm_bcast(t->comm, v, sizeof v, 0);
+    if (!st.code) *loss = v[0], *acc = v[1];
     return st;
 }
