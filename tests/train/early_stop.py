@@ -114,4 +114,22 @@ _, outd, errd = run(BIN, base + ["--run-dir", A, "--threads", "1"])
 if "already ended" not in outd + errd or fingerprint(outd) != sa["fingerprint"]:
     fail(f"re-running the finished command:\n{outd}{errd}")
 print("ok the finished run's command again trains nothing")
+# --- a resume under another schedule, monitor or hold-out would be another run: refused
+Dd = os.path.join(W, "d")
+run(BIN, base + ["--run-dir", Dd, "--stop-after", "5steps"], expect=75)
+for extra, what in ((["--lr-schedule", "step:1:0.5"], "--lr-schedule"),
+                    (["--monitor", "val_accuracy"], "--monitor")):
+    status, o, e = run(BIN, base + ["--run-dir", Dd] + extra, expect=None)
+    if status != 2 or "cannot resume" not in e or what not in e:
+        fail(f"resume with {' '.join(extra)}: status {status}\n{e[-800:]}")
+plain = dataset(BIN, W, 250, 0, 6, 3)
+Ed = os.path.join(W, "e")
+split = ["--data", plain, "--validation-split", "50"]
+run(BIN, base + split + ["--run-dir", Ed, "--stop-after", "5steps"], expect=75)
+status, o, e = run(BIN, base + ["--data", plain, "--validation-split", "0.2", "--run-dir", Ed],
+                   expect=None)
+# 0.2 of 250 is the same 50 samples: refused for the option, not for the training-set size
+if status != 2 or "cannot resume" not in e or "--validation-split 50, this run 0.2" not in e:
+    fail(f"resume with another --validation-split: status {status}\n{e[-800:]}")
+print("ok a resume with another --lr-schedule, --monitor or --validation-split is refused")
 print("early_stop: all passed")
