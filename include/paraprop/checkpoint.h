@@ -20,7 +20,20 @@ extern "C" {
 typedef struct pp_metrics_row {
     int64_t epoch; /* 1-based */
     double train_loss, test_loss, test_accuracy, seconds, samples_per_s;
+    double val_loss, val_accuracy; /* < 0 when there is no validation set */
+    double lr;                     /* η of the epoch's first step */
 } pp_metrics_row;
+
+/* Schedule and early-stopping state (the /training_state attributes of docs/CHECKPOINTS.md):
+ * what the next epoch's η and stopping decisions depend on, so a resume decides the same. */
+typedef struct pp_train_state {
+    double lr;              /* plateau schedule: η of the next step */
+    double best_metric;     /* best monitored value so far (±Inf before the first epoch) */
+    int64_t best_epoch;     /* its epoch, 1-based; 0: none yet */
+    int64_t patience_count; /* epochs since best_epoch (early stopping) */
+    int64_t plateau_count;  /* epochs since the best or the last cut of η (plateau schedule) */
+    int64_t stopped;        /* 0 training; 1 early stop; 2 plateau floor reached: run is over */
+} pp_train_state;
 
 typedef struct pp_checkpoint {
     pp_arch arch;
@@ -47,6 +60,8 @@ typedef struct pp_checkpoint {
     char *config; /* resolved configuration, key = value lines (owned) */
     pp_metrics_row *metrics;
     size_t nmetrics;
+    pp_train_state state; /* filled with η = 0 and no best when the file has none (older ones) */
+    int has_state;
     int complete;
     size_t unchecksummed; /* datasets read without a fletcher32 checksum (e.g. after h5repack) */
     int sealed;           /* the whole file was verified against its seal (paraprop/seal.h) */

@@ -24,6 +24,8 @@ enum {
 
 enum { PP_EVERY_NONE = 0, PP_EVERY_STEPS = 1, PP_EVERY_EPOCHS = 2 };
 enum { PP_STOP_NONE = 0, PP_STOP_STEPS = 1, PP_STOP_SECONDS = 2 };
+/* --monitor: auto becomes val_loss when there is validation data (and stays auto without). */
+enum { PP_MONITOR_AUTO = 0, PP_MONITOR_VAL_LOSS = 1, PP_MONITOR_VAL_ACCURACY = 2 };
 
 typedef struct pp_config {
     char data[1024];
@@ -56,6 +58,14 @@ typedef struct pp_config {
     double gc_eps;
     char model[1024]; /* eval */
     char split[16];
+    /* validation, early stopping, schedules, logging (docs/TRAINING.md) */
+    char val_split[32];   /* --validation-split as given: "none", a count N or a fraction F */
+    int64_t val_count;    /* N, or 0 */
+    double val_frac;      /* F in (0, 1), or 0 */
+    int64_t early_stop;   /* patience in epochs, 0 off */
+    int monitor;          /* PP_MONITOR_* */
+    char lr_schedule[64]; /* constant | step:EVERY:GAMMA | cosine[:WARMUP] | plateau:P:F:MIN */
+    int64_t log_every;    /* steps between step lines, 0 off */
 } pp_config;
 
 /* Defaults for every option. */

@@ -15,6 +15,8 @@ extern "C" {
 typedef struct pp_dataset_info {
     size_t n_train, n_test, d, k; /* k: classes (labels) or target width */
     int has_test;
+    size_t n_val; /* samples in the optional /validation group */
+    int has_val;
     int bytes;    /* inputs stored as uint8 with `scale` */
     int labelled; /* /train/labels (else /train/targets) */
     double scale;
@@ -35,8 +37,8 @@ typedef struct pp_dataset_coll {
     int rank; /* this rank (names fault-injection sites in test builds) */
 } pp_dataset_coll;
 
-/* Reads samples [lo, hi) of group "train" or "test" into out (out->n = hi − lo). coll makes it
- * a collective parallel read — then every rank of it must call, each with its own slice,
+/* Reads samples [lo, hi) of group "train", "test" or "validation" into out (out->n = hi − lo). coll
+ * makes it a collective parallel read — then every rank of it must call, each with its own slice,
  * possibly empty — or is NULL for a serial read. A failure on any rank (the probe, the
  * allocation, a read) is agreed before the next collective HDF5 call, so every rank returns it
  * (agreed). Labels are range-checked and float values checked finite; that verdict is this
@@ -48,6 +50,10 @@ pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_
  * may be NULL. */
 pp_status pp_dataset_write(const char *path, const pp_data *train, const pp_data *test,
                            const char *source);
+
+/* pp_dataset_write with a /validation group too (val may be NULL). */
+pp_status pp_dataset_write_splits(const char *path, const pp_data *train, const pp_data *test,
+                                  const pp_data *val, const char *source);
 
 /* Reads an IDX image file (idx3, ubyte) and its label file (idx1, ubyte), gzip'd or not, into
  * bytes with scale 1/255 and labels; k is set to max label + 1 (at least 2). */

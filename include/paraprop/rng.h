@@ -11,7 +11,8 @@ extern "C" {
 #endif
 
 /* What a draw is for; distinct purposes never share a counter. */
-enum { PP_RNG_INIT = 1, PP_RNG_SHUFFLE = 2, PP_RNG_DATA = 3 };
+/* 5: the validation hold-out (4 is left for the dropout masks of issue 12 item 5) */
+enum { PP_RNG_INIT = 1, PP_RNG_SHUFFLE = 2, PP_RNG_DATA = 3, PP_RNG_VALIDATION = 5 };
 
 /* Philox4x32-10 of a 128-bit counter under a 64-bit key. */
 void pp_philox4x32(uint64_t key, const uint32_t ctr[4], uint32_t out[4]);

@@ -24,6 +24,10 @@ typedef struct pp_train_result {
     char fingerprint[65];
     double test_loss, test_accuracy; /* < 0 when there is no test set */
     int64_t epochs_done, samples_seen;
+    int early_stopped;     /* 1: --early-stop ended it; 2: the plateau schedule's floor */
+    char best_model[4200]; /* RUN_DIR/best.h5 when there is validation data */
+    int64_t best_epoch;    /* its epoch (1-based), 0 without validation */
+    double best_metric;    /* its --monitor value */
 } pp_train_result;
 
 /* Trains as configured (resuming from the run directory's newest valid checkpoint, or

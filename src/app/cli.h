@@ -16,6 +16,7 @@ int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
 int cmd_seal(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* Prints "paraprop: error: …" (rank 0 only when comm is given) and returns the exit status.
  * A failure that was not agreed on a run of several ranks is printed by this rank, which then

@@ -8,19 +8,25 @@
 
 static const char *const USAGE =
     "usage: paraprop convert idx --train-images F --train-labels F [--test-images F\n"
-    "                            --test-labels F] -o|--output OUT.h5\n"
+    "                            --test-labels F] [--train-count N] [--validation-count N]\n"
+    "                            -o|--output OUT.h5\n"
     "       paraprop convert csv --train F.csv [--test F.csv] [--label-column N] [--header]\n"
-    "                            [--classes K | --target-columns LIST] -o|--output OUT.h5\n"
+    "                            [--classes K | --target-columns LIST] [--train-count N]\n"
+    "                            [--validation-count N] -o|--output OUT.h5\n"
     "IDX files may be gzip'd (MNIST, Fashion-MNIST); pixels are stored as uint8 with scale\n"
     "1/255 (values in [0, 1]). CSV: numbers separated by commas, one integer class label\n"
     "column (default 0; negative counts from the end), --header skips the first line.\n"
     "--target-columns LIST (e.g. 3 or -2,-1) makes a regression dataset instead: those\n"
-    "columns are float targets (/train/targets), all the others inputs; no label column.\n";
+    "columns are float targets (/train/targets), all the others inputs; no label column.\n"
+    "Both: --train-count N keeps the first N training samples; --validation-count N moves\n"
+    "the last N of them (after --train-count) into a /validation group, which 'paraprop\n"
+    "train' then validates on (early stopping, --monitor, the plateau schedule).\n";
 
 typedef struct conv_args {
     const char *ti, *tl, *si, *sl, *train, *test, *out, *targets;
     int label_col, header, label_given;
     long classes;
+    long long train_count, val_count; /* 0: not given */
 } conv_args;
 
 static int parse(int argc, char **argv, int is_idx, conv_args *a, pp_status *st)
@@ -77,6 +83,13 @@ static int parse(int argc, char **argv, int is_idx, conv_args *a, pp_status *st)
                 return -1;
             }
             a->label_col = (int)x;
+        } else if (strcmp(k, "--train-count") == 0 || strcmp(k, "--validation-count") == 0) {
+            long long x = strtoll(v, &end, 10);
+            if (*end || end == v || x < 1) {
+                *st = pp_error(PP_ERR_USAGE, "%s: expected a sample count ≥ 1, got '%s'", k, v);
+                return -1;
+            }
+            *(k[2] == 't' ? &a->train_count : &a->val_count) = x;
         } else if (strcmp(k, "--classes") == 0) {
             a->classes = strtol(v, &end, 10);
             if (*end || end == v || a->classes < 2 || a->classes > (1 << 24)) {
@@ -166,14 +179,50 @@ int cmd_convert(int argc, char **argv)
         }
         snprintf(source, sizeof source, "csv: %s", a.train);
     }
-    if (!st.code) st = pp_dataset_write(a.out, &train, has_test ? &test : NULL, source);
+    pp_data val;
+    memset(&val, 0, sizeof val);
+    if (!st.code && a.train_count) {
+        if ((size_t)a.train_count > train.n)
+            st =
+                pp_error(PP_ERR_USAGE, "--train-count %lld: the training file has only %zu samples",
+                         a.train_count, train.n);
+        else
+            train.n = (size_t)a.train_count; /* the first N rows; the rest is never written */
+    }
+    if (!st.code && a.val_count) {
+        if ((size_t)a.val_count >= train.n)
+            st = pp_error(PP_ERR_USAGE,
+                          "--validation-count %lld must leave training samples: there are %zu",
+                          a.val_count, train.n);
+        if (!st.code)
+            st = pp_data_alloc(&val, (size_t)a.val_count, train.d, train.k, train.u8 != NULL,
+                               train.labels != NULL);
+        if (!st.code) {
+            /* the last N, in order, as Nielsen's validation set is MNIST's last 10,000 */
+            size_t lo = train.n - val.n;
+            val.scale = train.scale;
+            if (train.u8) memcpy(val.u8, train.u8 + lo * train.d, val.n * train.d);
+            if (train.f32) memcpy(val.f32, train.f32 + lo * train.d, val.n * train.d * 4);
+            if (train.labels) memcpy(val.labels, train.labels + lo, val.n * sizeof *val.labels);
+            if (train.targets)
+                memcpy(val.targets, train.targets + lo * train.k, val.n * train.k * 4);
+            train.n = lo;
+        }
+    }
+    if (!st.code)
+        st = pp_dataset_write_splits(a.out, &train, has_test ? &test : NULL,
+                                     a.val_count ? &val : NULL, source);
     if (!st.code) {
-        char tests[64] = "";
+        char tests[96] = "";
         if (has_test) snprintf(tests, sizeof tests, ", %zu test samples", test.n);
+        if (a.val_count)
+            snprintf(tests + strlen(tests), sizeof tests - strlen(tests),
+                     ", %zu validation samples", val.n);
         printf("wrote %s: %zu training samples%s, %zu inputs, %zu %s\n", a.out, train.n, tests,
                train.d, train.k, train.labels ? "classes" : "targets");
     }
     pp_data_free(&train);
     pp_data_free(&test);
+    pp_data_free(&val);
     return st.code ? cli_fail(NULL, st) : 0;
 }

@@ -102,7 +102,23 @@ int cmd_inspect(int argc, char **argv)
         printf("last epoch %lld: train_loss %.4f", (long long)r->epoch, r->train_loss);
         if (r->test_accuracy >= 0)
             printf(", test_loss %.4f, test_accuracy %.4f", r->test_loss, r->test_accuracy);
+        if (r->val_accuracy >= 0)
+            printf(", val_loss %.4f, val_accuracy %.4f", r->val_loss, r->val_accuracy);
+        if (r->lr >= 0) printf(", lr %.6g", r->lr);
         printf("\n");
+    }
+    if (ck.has_state) {
+        const pp_train_state *ts = &ck.state;
+        printf("training state: plateau lr %.17g (count %lld), ", ts->lr,
+               (long long)ts->plateau_count);
+        if (ts->best_epoch > 0)
+            printf("best %.17g at epoch %lld, %lld epoch(s) since", ts->best_metric,
+                   (long long)ts->best_epoch, (long long)ts->patience_count);
+        else
+            printf("no best yet");
+        printf("%s\n", ts->stopped == 1   ? ", ended by --early-stop"
+                       : ts->stopped == 2 ? ", ended at the plateau schedule's floor"
+                                          : "");
     }
     printf("fingerprint: %s\nconfig:\n", ck.fingerprint);
     for (const char *p = ck.config; p && *p;) {

@@ -27,6 +27,11 @@ int cmd_train(int argc, char **argv)
         rc = 0;
         if (pp_comm_rank(comm) == 0) {
             printf("final model: %s\n", res.final_model);
+            if (res.best_epoch > 0)
+                printf("best model: %s (epoch %lld, %s %.6g)\n", res.best_model,
+                       (long long)res.best_epoch,
+                       cfg.monitor == PP_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss",
+                       res.best_metric);
             if (res.test_accuracy >= 0)
                 printf("test accuracy: %.4f (test loss %.4f)\n", res.test_accuracy, res.test_loss);
         }

@@ -22,6 +22,7 @@ static const char *const USAGE =
     "  convert    make a dataset file: 'convert idx …' (MNIST-style) or 'convert csv …'\n"
     "  inspect    print what a checkpoint or model file holds, and whether it is valid\n"
     "  seal       verify or renew the SHA-256 seal of a file paraprop wrote\n"
+    "  plot       draw a run directory's training curves (loss, accuracy, η) as SVG\n"
     "  gradcheck  compare backpropagation with finite differences\n"
     "  bench      time training steps and print one JSON line\n"
     "\n"
@@ -78,6 +79,7 @@ int main(int argc, char **argv)
     if (strcmp(c, "inspect") == 0) return cmd_inspect(argc, argv);
     if (strcmp(c, "gradcheck") == 0) return cmd_gradcheck(argc, argv);
     if (strcmp(c, "seal") == 0) return cmd_seal(argc, argv);
+    if (strcmp(c, "plot") == 0) return cmd_plot(argc, argv);
     fprintf(stderr, "paraprop: error: unknown command '%s'\n\n%s", c, USAGE);
     return 2;
 }

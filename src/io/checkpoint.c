@@ -7,6 +7,7 @@
 #include <libgen.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -154,13 +155,13 @@ static int write_file(const char *tmp, pp_checkpoint *ck)
     if (!rc) {
         for (size_t i = 0; i < n; i++) ecol[i] = ck->metrics[i].epoch;
         rc |= write_array(mg, "epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, md, ecol);
-        const char *names[5] = {"train_loss", "test_loss", "test_accuracy", "seconds",
-                                "samples_per_s"};
-        for (int c = 0; c < 5 && !rc; c++) {
+        const char *names[8] = {"train_loss",    "test_loss", "test_accuracy", "seconds",
+                                "samples_per_s", "val_loss",  "val_accuracy",  "learning_rate"};
+        for (int c = 0; c < 8 && !rc; c++) {
             for (size_t i = 0; i < n; i++) {
                 const pp_metrics_row *r = &ck->metrics[i];
-                const double v[5] = {r->train_loss, r->test_loss, r->test_accuracy, r->seconds,
-                                     r->samples_per_s};
+                const double v[8] = {r->train_loss,    r->test_loss, r->test_accuracy, r->seconds,
+                                     r->samples_per_s, r->val_loss,  r->val_accuracy,  r->lr};
                 col[i] = v[c];
             }
             rc |= write_array(mg, names[c], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, md, col);
@@ -169,6 +170,19 @@ static int write_file(const char *tmp, pp_checkpoint *ck)
     free(col);
     free(ecol);
     pp_h5_close(mg);
+    if (!rc && ck->has_state) {
+        /* what the schedule and early stopping decide from (pp_train_state) */
+        const pp_train_state *ts = &ck->state;
+        hid_t sg = H5Gcreate2(f, "training_state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (sg < 0) rc = -1;
+        if (!rc) rc |= pp_h5_write_attr_double(sg, "learning_rate", ts->lr);
+        if (!rc) rc |= pp_h5_write_attr_double(sg, "best_metric", ts->best_metric);
+        if (!rc) rc |= pp_h5_write_attr_i64(sg, "best_epoch", ts->best_epoch);
+        if (!rc) rc |= pp_h5_write_attr_i64(sg, "patience_count", ts->patience_count);
+        if (!rc) rc |= pp_h5_write_attr_i64(sg, "plateau_count", ts->plateau_count);
+        if (!rc) rc |= pp_h5_write_attr_i64(sg, "stopped", ts->stopped);
+        pp_h5_close(sg);
+    }
     /* `complete` last: a file without it was interrupted while being written */
     if (!rc) rc |= pp_h5_write_attr_i64(f, "complete", 1);
     if (rc) {
@@ -452,21 +466,41 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
     if (!rs.code)
         rs = read_array(f, path, "/metrics/epoch", 1, md, H5T_NATIVE_INT64, ecol,
                         &ck->unchecksummed);
-    const char *names[5] = {"train_loss", "test_loss", "test_accuracy", "seconds", "samples_per_s"};
-    for (int k = 0; k < 5 && !rs.code; k++) {
+    const char *names[8] = {"train_loss",    "test_loss", "test_accuracy", "seconds",
+                            "samples_per_s", "val_loss",  "val_accuracy",  "learning_rate"};
+    for (int k = 0; k < 8 && !rs.code; k++) {
         char name[64];
         snprintf(name, sizeof name, "/metrics/%s", names[k]);
-        rs = read_array(f, path, name, 1, md, H5T_NATIVE_DOUBLE, col, &ck->unchecksummed);
+        /* the last three came with validation and schedules: older files lack them */
+        int have = k < 5 || pp_h5_exists(f, name);
+        if (have) rs = read_array(f, path, name, 1, md, H5T_NATIVE_DOUBLE, col, &ck->unchecksummed);
         for (size_t i = 0; !rs.code && i < md[0]; i++) {
             pp_metrics_row *r = &ck->metrics[i];
             r->epoch = ecol[i];
-            double *dst[5] = {&r->train_loss, &r->test_loss, &r->test_accuracy, &r->seconds,
-                              &r->samples_per_s};
-            *dst[k] = col[i];
+            double *dst[8] = {&r->train_loss,    &r->test_loss, &r->test_accuracy, &r->seconds,
+                              &r->samples_per_s, &r->val_loss,  &r->val_accuracy,  &r->lr};
+            *dst[k] = have ? col[i] : -1;
         }
     }
     free(col);
     free(ecol);
+    if (!rs.code && pp_h5_exists(f, "/training_state")) {
+        hid_t sg = H5Gopen2(f, "/training_state", H5P_DEFAULT);
+        pp_train_state *ts = &ck->state;
+        if (sg < 0) rs = pp_error(PP_ERR_INPUT, "%s: cannot open /training_state", path);
+        if (!rs.code) rs = pp_h5_attr_double(sg, "learning_rate", &ts->lr, path);
+        if (!rs.code) rs = pp_h5_attr_double(sg, "best_metric", &ts->best_metric, path);
+        if (!rs.code) rs = pp_h5_attr_i64(sg, "best_epoch", &ts->best_epoch, path);
+        if (!rs.code) rs = pp_h5_attr_i64(sg, "patience_count", &ts->patience_count, path);
+        if (!rs.code) rs = pp_h5_attr_i64(sg, "plateau_count", &ts->plateau_count, path);
+        if (!rs.code) rs = pp_h5_attr_i64(sg, "stopped", &ts->stopped, path);
+        if (sg >= 0) pp_h5_close(sg);
+        if (!rs.code &&
+            (!(ts->lr >= 0) || isnan(ts->best_metric) || ts->best_epoch < 0 ||
+             ts->patience_count < 0 || ts->plateau_count < 0 || ts->stopped < 0 || ts->stopped > 2))
+            rs = pp_error(PP_ERR_INPUT, "%s: /training_state holds values out of range", path);
+        ck->has_state = !rs.code;
+    }
     return rs;
 }
 

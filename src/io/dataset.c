@@ -166,6 +166,10 @@ pp_status pp_dataset_probe(const char *path, pp_dataset_info *info)
         info->has_test = 1;
         st = probe_group(f, path, "test", info, &info->n_test);
     }
+    if (!st.code && pp_h5_exists(f, "/validation")) {
+        info->has_val = 1;
+        st = probe_group(f, path, "validation", info, &info->n_val);
+    }
     if (!st.code && info->n_train == 0)
         st = pp_error(PP_ERR_INPUT, "%s: '/train/inputs' holds no sample", path);
     pp_h5_close(f);
@@ -191,7 +195,10 @@ pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_
                        ? pp_error(PP_ERR_INPUT, "%s: probing failed (injected fault)", path)
                        : pp_dataset_probe(path, &info);
     size_t n = 0;
-    if (!st.code) n = strcmp(group, "test") == 0 ? info.n_test : info.n_train;
+    if (!st.code)
+        n = strcmp(group, "test") == 0         ? info.n_test
+            : strcmp(group, "validation") == 0 ? info.n_val
+                                               : info.n_train;
     if (!st.code && (lo > hi || hi > n))
         st = pp_error(PP_ERR_RUNTIME, "%s: slice [%zu, %zu) of /%s is out of range", path, lo, hi,
                       group);
@@ -320,10 +327,20 @@ static int write_group(hid_t f, const char *g, const pp_data *x)
 pp_status pp_dataset_write(const char *path, const pp_data *train, const pp_data *test,
                            const char *source)
 {
+    return pp_dataset_write_splits(path, train, test, NULL, source);
+}
+
+pp_status pp_dataset_write_splits(const char *path, const pp_data *train, const pp_data *test,
+                                  const pp_data *val, const char *source)
+{
     pp_h5_quiet();
     if (test && (test->d != train->d || test->k != train->k || !test->labels != !train->labels))
         return pp_error(PP_ERR_INPUT, "test set has %zu inputs and %zu outputs, train %zu and %zu",
                         test->d, test->k, train->d, train->k);
+    if (val && (val->d != train->d || val->k != train->k || !val->labels != !train->labels))
+        return pp_error(PP_ERR_INPUT,
+                        "validation set has %zu inputs and %zu outputs, train %zu and %zu", val->d,
+                        val->k, train->d, train->k);
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return pp_error(PP_ERR_USAGE, "output path is too long");
@@ -336,6 +353,7 @@ pp_status pp_dataset_write(const char *path, const pp_data *train, const pp_data
     rc |= pp_h5_write_attr_string(f, "source", source ? source : "unknown");
     rc |= write_group(f, "train", train);
     if (test) rc |= write_group(f, "test", test);
+    if (val) rc |= write_group(f, "validation", val);
     if (rc) {
         H5Fclose(f);
         return pp_error(PP_ERR_NOMEM, "%s: building the file in memory failed", tmp);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "schedule.h"
+
 typedef enum {
     T_STR,
     T_INT,
@@ -23,7 +25,10 @@ typedef enum {
     T_RED,
     T_EVERY,
     T_STOP,
-    T_PROG
+    T_PROG,
+    T_VSPLIT,
+    T_MONITOR,
+    T_SCHED
 } otype;
 
 typedef struct opt {
@@ -98,7 +103,29 @@ static const opt OPTS[] = {
     {"epsilon", T_DBL, O(gc_eps), PP_CMD_GRADCHECK, "0",
      "finite-difference step h (0: 1e-6 in double, 1e-2 in float builds)", 0, 1},
     {"model", T_STR, O(model), PP_CMD_EVAL, "", "model or checkpoint file to evaluate", 0, 0},
-    {"split", T_STR, O(split), PP_CMD_EVAL, "test", "test | train", 0, 0},
+    {"split", T_STR, O(split), PP_CMD_EVAL, "test", "test | train | validation", 0, 0},
+    {"validation-split", T_VSPLIT, O(val_split), PP_CMD_TRAIN, "none",
+     "N | F | none: hold out N samples, or the fraction F in (0, 1), of the training set for "
+     "validation (seeded, the same for any ranks × threads); none uses the dataset's /validation "
+     "group when it has one",
+     0, 0},
+    {"early-stop", T_INT, O(early_stop), PP_CMD_TRAIN, "0",
+     "PATIENCE: end the run (status 0) after that many epochs without a better --monitor value; "
+     "needs validation data; 0: off",
+     0, 1e9},
+    {"monitor", T_MONITOR, O(monitor), PP_CMD_TRAIN, "auto",
+     "val_loss | val_accuracy: what early stopping, the plateau schedule and RUN_DIR/best.h5 "
+     "follow (auto: val_loss when there is validation data)",
+     0, 0},
+    {"lr-schedule", T_SCHED, O(lr_schedule), PP_CMD_TRAIN, "constant",
+     "constant | step:EVERY:GAMMA (×GAMMA every EVERY epochs) | cosine[:WARMUP] (per step, "
+     "after WARMUP epochs of linear warm-up) | plateau:PATIENCE:FACTOR:MIN (×FACTOR after "
+     "PATIENCE epochs without a better --monitor value, not below MIN; needs validation data)",
+     0, 0},
+    {"log-every", T_INT, O(log_every), PP_CMD_TRAIN, "0",
+     "N: every N steps a line with loss, η, samples/s and phase times (min/mean/max over ranks) "
+     "in metrics.jsonl, and on stderr when it is not a terminal; 0: off",
+     0, 1e12},
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
 
@@ -262,6 +289,52 @@ static pp_status set_opt(pp_config *c, const opt *o, const char *v)
         return pp_config_parse_every(v, &c->ckpt_every, &c->ckpt_unit);
     case T_STOP:
         return pp_config_parse_stop(v, &c->stop_after, &c->stop_unit);
+    case T_VSPLIT: {
+        c->val_count = 0;
+        c->val_frac = 0;
+        if (strlen(v) >= sizeof c->val_split)
+            return pp_error(PP_ERR_USAGE, "--validation-split: '%.40s…' is too long", v);
+        errno = 0;
+        if (strcmp(v, "none") == 0 || strcmp(v, "0") == 0) {
+            snprintf(c->val_split, sizeof c->val_split, "none");
+            return pp_ok();
+        }
+        if (*v && strspn(v, "0123456789") == strlen(v)) {
+            long long x = strtoll(v, &end, 10);
+            if (errno || x < 1)
+                return pp_error(PP_ERR_USAGE,
+                                "--validation-split: expected a sample count N ≥ 1, a fraction F "
+                                "in (0, 1) or none, got '%s'",
+                                v);
+            c->val_count = x;
+        } else {
+            double x = strtod(v, &end);
+            if (end == v || *end || errno || !(x > 0 && x < 1))
+                return pp_error(PP_ERR_USAGE,
+                                "--validation-split: expected a sample count N ≥ 1, a fraction F "
+                                "in (0, 1) or none, got '%s'",
+                                v);
+            c->val_frac = x;
+        }
+        memcpy(base, v, strlen(v) + 1);
+        return pp_ok();
+    }
+    case T_MONITOR:
+        if (strcmp(v, "auto") && strcmp(v, "val_loss") && strcmp(v, "val_accuracy"))
+            return pp_error(PP_ERR_USAGE,
+                            "--monitor: expected val_loss or val_accuracy (or auto), got '%s'", v);
+        *(int *)base = strcmp(v, "auto") == 0       ? PP_MONITOR_AUTO
+                       : strcmp(v, "val_loss") == 0 ? PP_MONITOR_VAL_LOSS
+                                                    : PP_MONITOR_VAL_ACCURACY;
+        return pp_ok();
+    case T_SCHED: {
+        if (strlen(v) >= sizeof c->lr_schedule)
+            return pp_error(PP_ERR_USAGE, "--lr-schedule: '%.40s…' is too long", v);
+        schedule sc;
+        PP_TRY(schedule_parse(v, &sc));
+        memcpy(base, v, strlen(v) + 1);
+        return pp_ok();
+    }
     }
     return pp_error(PP_ERR_RUNTIME, "internal: option type");
 }
@@ -418,8 +491,9 @@ pp_status pp_config_check(pp_config *c, int cmd)
         return pp_error(PP_ERR_USAGE, "--data FILE is required (make one with 'paraprop convert')");
     if (cmd & PP_CMD_EVAL) {
         if (!*c->model) return pp_error(PP_ERR_USAGE, "--model FILE is required");
-        if (strcmp(c->split, "test") && strcmp(c->split, "train"))
-            return pp_error(PP_ERR_USAGE, "--split: expected test or train, got '%s'", c->split);
+        if (strcmp(c->split, "test") && strcmp(c->split, "train") && strcmp(c->split, "validation"))
+            return pp_error(PP_ERR_USAGE, "--split: expected test, train or validation, got '%s'",
+                            c->split);
         return pp_ok();
     }
     PP_TRY(parse_layers(c));
@@ -431,6 +505,15 @@ pp_status pp_config_check(pp_config *c, int cmd)
         return pp_error(PP_ERR_USAGE,
                         "--resume and --init-from exclude each other (resume continues a run; "
                         "init-from starts a new one from given weights)");
+    if (cmd & PP_CMD_TRAIN) {
+        schedule sc;
+        PP_TRY(schedule_parse(c->lr_schedule, &sc));
+        if (sc.kind == SCHED_COSINE && sc.warmup >= c->epochs && c->epochs > 0)
+            return pp_error(PP_ERR_USAGE,
+                            "--lr-schedule %s: the warm-up of %lld epoch(s) must be shorter than "
+                            "--epochs %lld",
+                            c->lr_schedule, (long long)sc.warmup, (long long)c->epochs);
+    }
     return pp_ok();
 }
 
@@ -474,6 +557,16 @@ static void format_value(const pp_config *c, const opt *o, char *buf, size_t n)
         else
             snprintf(buf, n, "%lld%s", (long long)c->ckpt_every,
                      c->ckpt_unit == PP_EVERY_STEPS ? "steps" : "epochs");
+        break;
+    case T_VSPLIT:
+    case T_SCHED:
+        snprintf(buf, n, "%s", base);
+        break;
+    case T_MONITOR:
+        snprintf(buf, n, "%s",
+                 *(const int *)base == PP_MONITOR_VAL_LOSS       ? "val_loss"
+                 : *(const int *)base == PP_MONITOR_VAL_ACCURACY ? "val_accuracy"
+                                                                 : "auto");
         break;
     case T_STOP:
         if (c->stop_unit == PP_STOP_NONE)

@@ -28,13 +28,16 @@ pp_status pp_eval(pp_comm *comm, pp_config *cfg, FILE *out)
         len += (size_t)snprintf(c.layers + len, sizeof c.layers - len, "%s%zu", l ? "," : "",
                                 ck.arch.n[l]);
     int use_train = strcmp(cfg->split, "train") == 0;
+    int use_val = strcmp(cfg->split, "validation") == 0;
     trainer t;
     st = trainer_setup(&t, comm, &c, use_train);
     const size_t k = ck.arch.n[ck.arch.L];
     int64_t *conf = NULL;
     if (!st.code) {
         /* this rank's verdicts, agreed before the evaluation's collectives */
-        if (!use_train && !t.info.has_test)
+        if (use_val && !t.info.has_val)
+            st = pp_error(PP_ERR_INPUT, "%s has no /validation group", cfg->data);
+        if (!use_train && !use_val && !t.info.has_test)
             st = pp_error(PP_ERR_INPUT, "%s has no /test group; use --split train", cfg->data);
         conf = pp_fault("eval-alloc", t.rank) ? NULL : calloc(k * k, sizeof *conf);
         if (!st.code && !conf)
@@ -50,10 +53,11 @@ pp_status pp_eval(pp_comm *comm, pp_config *cfg, FILE *out)
     memcpy(t.params, ck.params, ck.arch.nparams * sizeof *t.params);
     double loss = 0, acc = 0;
     {
-        /* a train split is held whole on every rank: evaluate only this rank's slice */
-        pp_data view = use_train ? t.train : t.test;
-        size_t n_global = use_train ? t.info.n_train : t.info.n_test;
-        if (use_train) {
+        /* train and validation splits are held whole on every rank: evaluate only this rank's
+         * slice */
+        pp_data view = use_train ? t.train : use_val ? t.val : t.test;
+        size_t n_global = use_train ? t.info.n_train : use_val ? t.info.n_val : t.info.n_test;
+        if (use_train || use_val) {
             size_t lo = n_global * (size_t)t.rank / (size_t)t.R,
                    hi = n_global * (size_t)(t.rank + 1) / (size_t)t.R;
             view.n = hi - lo;

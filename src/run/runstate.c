@@ -176,6 +176,11 @@ static void write_row(FILE *f, const pp_metrics_row *r, const char *fp, int64_t 
         json_num(f, "test_loss", r->test_loss);
         json_num(f, "test_accuracy", r->test_accuracy);
     }
+    if (r->val_accuracy >= 0) {
+        json_num(f, "val_loss", r->val_loss);
+        json_num(f, "val_accuracy", r->val_accuracy);
+    }
+    if (r->lr >= 0) json_num(f, "lr", r->lr);
     json_num(f, "samples_per_s", r->samples_per_s);
     json_num(f, "elapsed_s", r->seconds);
     if (samples >= 0) fprintf(f, ", \"samples_seen\": %lld", (long long)samples);
@@ -230,8 +235,8 @@ void runstate_event(const char *path, const char *event, const char *detail)
     fclose(f);
 }
 
-pp_status runstate_metrics_truncate(const char *path, int64_t max_epoch, const pp_metrics_row *rows,
-                                    size_t n)
+pp_status runstate_metrics_truncate(const char *path, int64_t max_epoch, int64_t max_gstep,
+                                    const pp_metrics_row *rows, size_t n)
 {
     FILE *in = fopen(path, "r");
     if (!in) return runstate_metrics_rewrite(path, rows, n, NULL);
@@ -246,6 +251,9 @@ pp_status runstate_metrics_truncate(const char *path, int64_t max_epoch, const p
     while (fgets(line, sizeof line, in)) {
         const char *e = strstr(line, "\"event\": \"epoch\", \"epoch\": ");
         if (e && strtoll(e + 27, NULL, 10) > max_epoch) continue;
+        const char *g =
+            strstr(line, "{\"event\": \"step\", ") ? strstr(line, "\"global_step\": ") : NULL;
+        if (g && strtoll(g + 15, NULL, 10) > max_gstep) continue;
         fputs(line, out);
     }
     fclose(in);

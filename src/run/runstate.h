@@ -32,10 +32,10 @@ void runstate_prune(const char *dir, int64_t keep, const char *keep_path);
 pp_status runstate_metrics_rewrite(const char *path, const pp_metrics_row *rows, size_t n,
                                    const char *const *fingerprints);
 
-/* Drops epoch lines after max_epoch from metrics.jsonl (a resume from an older checkpoint
- * replays them); recreates it from rows when missing. */
-pp_status runstate_metrics_truncate(const char *path, int64_t max_epoch, const pp_metrics_row *rows,
-                                    size_t n);
+/* Drops epoch lines after max_epoch and step lines after max_gstep from metrics.jsonl (a resume
+ * from an older checkpoint replays them); recreates it from rows when missing. */
+pp_status runstate_metrics_truncate(const char *path, int64_t max_epoch, int64_t max_gstep,
+                                    const pp_metrics_row *rows, size_t n);
 
 /* Appends one JSON line for an epoch. */
 pp_status runstate_metrics_append(const char *path, const pp_metrics_row *row,

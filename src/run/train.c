@@ -11,7 +11,9 @@
 #include "core/fault.h"
 #include "json.h"
 #include "runstate.h"
+#include "schedule.h"
 #include "trainer.h"
+#include "validation.h"
 
 typedef struct loop_state {
     int64_t epoch, step, samples, gstep;
@@ -23,6 +25,12 @@ typedef struct loop_state {
     size_t nhist, caphist;
     char ckdir[4096], metrics[4200], last_ckpt[4200];
     int64_t last_ckpt_gstep;
+    schedule sched;
+    pp_train_state ts; /* η, best and patience: checkpointed */
+    /* --log-every: the interval since the last step line */
+    double log_cost, log_t0;
+    int64_t log_n;
+    pp_phase_times log_prev;
 } loop_state;
 
 static double elapsed(const loop_state *s)
@@ -56,6 +64,8 @@ static void describe(const trainer *t, const loop_state *s, char *config, pp_che
     ck->config = config;
     ck->metrics = s->hist;
     ck->nmetrics = s->nhist;
+    ck->state = s->ts;
+    ck->has_state = 1;
 }
 
 /* Parameters that an update overflowed (from a finite gradient) are never saved: checked before
@@ -171,6 +181,21 @@ static pp_status check_match(const trainer *t, const pp_checkpoint *ck, const ch
     if (*shuffle && strcmp(shuffle, t->cfg->shuffle ? "on" : "off") != 0)
         return pp_error(PP_ERR_USAGE, "cannot resume from %s: --shuffle %s, this run %s", path,
                         shuffle, t->cfg->shuffle ? "on" : "off");
+    /* a different hold-out, schedule or monitored value would make another run, not this one */
+    static const char *const same[3] = {"validation-split", "lr-schedule", "monitor"};
+    for (int i = 0; i < 3; i++) {
+        char mine[128], theirs[128];
+        char *cfgtext = pp_config_format(t->cfg, PP_CMD_TRAIN);
+        config_value(cfgtext ? cfgtext : "", same[i], mine, sizeof mine);
+        free(cfgtext);
+        config_value(ck->config ? ck->config : "", same[i], theirs, sizeof theirs);
+        /* files from before these options hold none: they trained with none, constant, auto */
+        if (!*theirs)
+            snprintf(theirs, sizeof theirs, "%s", i == 0 ? "none" : i == 1 ? "constant" : mine);
+        if (strcmp(mine, theirs) != 0)
+            return pp_error(PP_ERR_USAGE, "cannot resume from %s: --%s %s, this run %s", path,
+                            same[i], theirs, mine);
+    }
     if (t->cfg->momentum != 0 && !ck->velocity)
         return pp_error(PP_ERR_USAGE,
                         "cannot resume from %s: it holds no momentum velocity (written with "
@@ -204,6 +229,7 @@ static pp_status resume_from(trainer *t, loop_state *s, const char *path, FILE *
     s->hist = ck.metrics;
     s->nhist = s->caphist = ck.nmetrics;
     ck.metrics = NULL;
+    if (ck.has_state) s->ts = ck.state; /* else the fresh state pp_train set */
     if (log)
         fprintf(log,
                 "paraprop: resuming from %s (epoch %lld, step %lld, global step %lld, %lld "
@@ -254,12 +280,66 @@ static int budget_spent(const pp_config *cfg, const loop_state *s)
     return 0;
 }
 
+/* --log-every: one line for the steps since the last one. Collective (every rank reaches the
+ * same global step): the phase times are reduced to min/mean/max over the ranks. */
+static pp_status log_step(trainer *t, loop_state *s, FILE *log, int progress, int64_t S)
+{
+    const pp_phase_times *a = &t->times, *b = &s->log_prev;
+    double v[8] = {a->data - b->data, a->compute - b->compute, a->allreduce - b->allreduce,
+                   a->optimizer - b->optimizer};
+    double sum[4];
+    for (int i = 0; i < 4; i++) v[4 + i] = -v[i], sum[i] = v[i];
+    PP_TRY(pp_comm_max_double(t->comm, v, 8));
+    PP_TRY(pp_comm_sum_double(t->comm, sum, 4));
+    double now = omp_get_wtime(), dt = now - s->log_t0;
+    double loss = s->log_n ? s->log_cost / (double)s->log_n : 0;
+    double sps = dt > 0 ? (double)s->log_n / dt : 0;
+    if (t->rank == 0) {
+        static const char *const names[4] = {"data", "compute", "allreduce", "optimizer"};
+        char detail[1024];
+        int len = snprintf(detail, sizeof detail,
+                           "\"global_step\": %lld, \"epoch\": %lld, \"step\": %lld, \"loss\": "
+                           "%.10g, \"lr\": %.17g, \"samples_per_s\": %.6g",
+                           (long long)s->gstep, (long long)s->epoch + 1, (long long)s->step + 1,
+                           loss, t->opt.eta, sps);
+        for (int i = 0; i < 4 && len > 0 && (size_t)len < sizeof detail; i++)
+            len += snprintf(detail + len, sizeof detail - (size_t)len,
+                            ", \"%s_s\": {\"min\": %.6g, \"mean\": %.6g, \"max\": %.6g}", names[i],
+                            -v[4 + i], sum[i] / t->R, v[i]);
+        runstate_event(s->metrics, "step", detail);
+        /* under a batch system the live line is off: give the log something every N steps */
+        if (log && !progress && !isatty(2)) {
+            fprintf(stderr,
+                    "paraprop: epoch %lld step %lld/%lld (global %lld): loss %.4f  lr %.6g  %.0f "
+                    "samples/s  compute %.3fs  allreduce %.3fs (max over ranks)\n",
+                    (long long)s->epoch + 1, (long long)s->step + 1, (long long)S,
+                    (long long)s->gstep, loss, t->opt.eta, sps, v[1], v[2]);
+            fflush(stderr);
+        }
+    }
+    s->log_prev = t->times;
+    s->log_cost = 0;
+    s->log_n = 0;
+    s->log_t0 = now;
+    return pp_ok();
+}
+
 static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, int progress,
                           pp_train_result *res)
 {
     const pp_config *cfg = t->cfg;
     const size_t N = t->info.n_train, B = (size_t)cfg->batch_size;
     const int64_t S = (int64_t)((N + B - 1) / B);
+    if (s->ts.stopped) {
+        /* resumed from the checkpoint that ended the run: nothing is left to train */
+        res->early_stopped = (int)s->ts.stopped;
+        res->best_epoch = s->ts.best_epoch;
+        if (log)
+            fprintf(log, "paraprop: this run already ended (%s after epoch %lld); nothing to do\n",
+                    s->ts.stopped == 1 ? "early stop" : "learning rate at its floor",
+                    (long long)s->epoch);
+        return pp_ok();
+    }
     for (; s->epoch < cfg->epochs; s->epoch++) {
         trainer_order(t, s->epoch);
         double te0 = omp_get_wtime(), last_prog = 0;
@@ -268,6 +348,8 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
             size_t lo = (size_t)s->step * B, n = N - lo < B ? N - lo : B;
             int stop = 0, budget = budget_spent(cfg, s);
             double c = 0;
+            /* a function of the stored state only, so every rank and a resume agree */
+            t->opt.eta = schedule_eta(&s->sched, cfg->eta, cfg->epochs, S, s->gstep, &s->ts);
             /* any rank's request stops every rank after this step (the step agrees on it) */
             pp_status st =
                 trainer_step(t, t->perm + lo, n, pp_signals_pending() || budget, &stop, &c);
@@ -287,6 +369,10 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
             s->samples += (int64_t)n;
             s->gstep++;
             s->run_steps++;
+            s->log_cost += c;
+            s->log_n += (int64_t)n;
+            if (cfg->log_every > 0 && s->gstep % cfg->log_every == 0)
+                PP_TRY(log_step(t, s, log, progress, S));
             if (log && progress) {
                 double now = omp_get_wtime();
                 if (now - last_prog > 0.25) {
@@ -330,12 +416,25 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
         /* end of epoch: evaluate, record, maybe checkpoint */
         if (log && progress) fprintf(stderr, "\r\033[K");
         PP_TRY(pp_comm_agree(t->comm, check_params(t, s)));
-        double tl = -1, ta = -1;
+        double tl = -1, ta = -1, vl = -1, va = -1;
         if (t->info.has_test) PP_TRY(trainer_evaluate(t, &t->test, t->info.n_test, &tl, &ta, NULL));
+        if (t->has_val) PP_TRY(validation_evaluate(t, &vl, &va));
         double dt = omp_get_wtime() - te0;
-        pp_metrics_row row = {s->epoch + 1, s->loss_count ? s->loss_sum / (double)s->loss_count : 0,
-                              tl,           ta,
-                              elapsed(s),   dt > 0 ? (double)(s->samples - samples0) / dt : 0};
+        pp_metrics_row row = {
+            s->epoch + 1,
+            s->loss_count ? s->loss_sum / (double)s->loss_count : 0,
+            tl,
+            ta,
+            elapsed(s),
+            dt > 0 ? (double)(s->samples - samples0) / dt : 0,
+            vl,
+            va,
+            schedule_eta(&s->sched, cfg->eta, cfg->epochs, S, s->epoch * S, &s->ts)};
+        int improved = 0, stop = 0;
+        if (t->has_val)
+            schedule_epoch_end(&s->sched, cfg->monitor, cfg->early_stop, s->epoch + 1,
+                               cfg->monitor == PP_MONITOR_VAL_ACCURACY ? va : vl, &s->ts, &improved,
+                               &stop);
         /* the history's growth is agreed with rank 0's metrics line */
         pp_status ms = pp_fault("history-alloc", t->rank)
                            ? pp_error(PP_ERR_NOMEM, "out of memory for the metrics history")
@@ -348,7 +447,9 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
                 fprintf(log, "epoch %3lld/%lld  train_loss %.4f", (long long)row.epoch,
                         (long long)cfg->epochs, row.train_loss);
                 if (ta >= 0) fprintf(log, "  test_loss %.4f  test_acc %.4f", tl, ta);
-                fprintf(log, "  %9.0f samples/s  %8.1fs\n", row.samples_per_s, row.seconds);
+                if (va >= 0) fprintf(log, "  val_loss %.4f  val_acc %.4f", vl, va);
+                fprintf(log, "  lr %.6g  %9.0f samples/s  %8.1fs\n", row.lr, row.samples_per_s,
+                        row.seconds);
                 fflush(log);
             }
         }
@@ -358,11 +459,48 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
         s->loss_sum = 0;
         s->loss_count = 0;
         s->step = 0;
-        if (cfg->ckpt_unit == PP_EVERY_EPOCHS && (s->epoch + 1) % cfg->ckpt_every == 0) {
+        if (improved) {
+            /* the best model so far, as a complete checkpoint of the end of this epoch */
+            char best[4200];
+            snprintf(best, sizeof best, "%s/best.h5", cfg->run_dir);
+            s->epoch++;
+            pp_status bs = write_checkpoint(t, s, config, best, 0);
+            s->epoch--;
+            if (bs.code) return bs;
+        }
+        if ((cfg->ckpt_unit == PP_EVERY_EPOCHS && (s->epoch + 1) % cfg->ckpt_every == 0) ||
+            (stop && cfg->ckpt_unit != PP_EVERY_NONE)) {
+            /* the stopping epoch's checkpoint too, so a resume learns that the run is over */
             s->epoch++;
             pp_status cs = checkpoint_now(t, s, config);
             s->epoch--;
             if (cs.code) return cs;
+        }
+        if (stop) {
+            s->epoch++;
+            res->early_stopped = stop;
+            res->best_epoch = s->ts.best_epoch;
+            if (log) {
+                const char *m =
+                    cfg->monitor == PP_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss";
+                if (stop == 1)
+                    fprintf(log,
+                            "paraprop: early stop after epoch %lld: %s has not improved for %lld "
+                            "epoch(s) (--early-stop %lld); best %s %.6g at epoch %lld, in "
+                            "%s/best.h5\n",
+                            (long long)s->epoch, m, (long long)s->ts.patience_count,
+                            (long long)cfg->early_stop, m, s->ts.best_metric,
+                            (long long)s->ts.best_epoch, cfg->run_dir);
+                else
+                    fprintf(log,
+                            "paraprop: stopped after epoch %lld: the plateau schedule's learning "
+                            "rate is at its floor %g and %s has not improved for another %lld "
+                            "epochs; best %s %.6g at epoch %lld, in %s/best.h5\n",
+                            (long long)s->epoch, s->ts.lr, m, (long long)s->sched.patience, m,
+                            s->ts.best_metric, (long long)s->ts.best_epoch, cfg->run_dir);
+                fflush(log);
+            }
+            return pp_ok();
         }
     }
     return pp_ok();
@@ -378,6 +516,7 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
     loop_state s;
     memset(&s, 0, sizeof s);
     s.last_ckpt_gstep = -1;
+    PP_TRY(pp_comm_agree(comm, schedule_parse(cfg->lr_schedule, &s.sched)));
     if (*cfg->ckpt_dir)
         snprintf(s.ckdir, sizeof s.ckdir, "%s", cfg->ckpt_dir);
     else
@@ -402,6 +541,8 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
         trainer_free(&t);
         return st;
     }
+    /* after the set-up, which resolved --monitor auto */
+    schedule_state_init(&s.ts, cfg->eta, cfg->monitor);
     char *config = pp_fault("config-format", rank) ? NULL : pp_config_format(cfg, PP_CMD_TRAIN);
     if (!config) st = pp_error(PP_ERR_NOMEM, "out of memory formatting the configuration");
     st = pp_comm_agree(comm, st); /* before resume_from's agreement and the ones after it */
@@ -411,7 +552,7 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
         snprintf(path, sizeof path, "%s/config.txt", cfg->run_dir);
         st = write_text(path, config);
         if (!st.code && *resume)
-            st = runstate_metrics_truncate(s.metrics, s.epoch, s.hist, s.nhist);
+            st = runstate_metrics_truncate(s.metrics, s.epoch, s.gstep, s.hist, s.nhist);
         else if (!st.code)
             st = write_text(s.metrics, "");
         char qres[JSON_QUOTED_MAX(sizeof resume)], detail[sizeof qres + 64];
@@ -429,6 +570,7 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
     st = pp_comm_agree(comm, st);
     int progress = cfg->progress < 0 ? isatty(2) : cfg->progress;
     s.t_start = omp_get_wtime();
+    s.log_t0 = s.t_start;
     if (!st.code) st = run_loop(&t, &s, config, log, progress, res);
     if (!st.code && !res->stopped_early) {
         /* the end: a last checkpoint (unless one was just written) and the final model */
@@ -443,6 +585,11 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
     pp_params_fingerprint(t.params, t.arch.nparams, res->fingerprint);
     snprintf(res->checkpoint, sizeof res->checkpoint, "%s", s.last_ckpt);
     res->epochs_done = s.epoch;
+    if (s.ts.best_epoch > 0) {
+        snprintf(res->best_model, sizeof res->best_model, "%s/best.h5", cfg->run_dir);
+        res->best_epoch = s.ts.best_epoch;
+        res->best_metric = s.ts.best_metric;
+    }
     res->samples_seen = s.samples;
     if (rank == 0 && !st.code) {
         char qfp[JSON_QUOTED_MAX(64)], detail[256];

@@ -12,6 +12,7 @@
 #include "paraprop/seal.h"
 
 #include "core/fault.h"
+#include "validation.h"
 
 pp_status trainer_threads(pp_comm *comm, const pp_config *cfg, int *threads)
 {
@@ -281,6 +282,8 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
     }
     if (need_train) PP_TRY(load_train(t));
     if (need_train) PP_TRY(pp_comm_agree(comm, check_targets(t)));
+    /* before the step's sizes and λ/N: a hold-out changes N */
+    if (need_train || strcmp(cfg->split, "validation") == 0) PP_TRY(validation_setup(t));
     PP_TRY(load_test(t));
     st = pp_comm_agree(comm, alloc_state(t));
     if (!st.code) st = setup_reduce(t);
@@ -310,6 +313,7 @@ void trainer_free(trainer *t)
 {
     pp_data_free(&t->train);
     pp_data_free(&t->test);
+    pp_data_free(&t->val);
     free(t->params);
     free(t->vel);
     free(t->grad);

@@ -24,8 +24,10 @@ typedef struct trainer {
     pp_config *cfg;
     pp_arch arch;
     pp_dataset_info info;
-    pp_data train;    /* the whole training set, on every rank */
-    pp_data test;     /* this rank's slice of the test set */
+    pp_data train; /* the whole training set, on every rank */
+    pp_data test;  /* this rank's slice of the test set */
+    pp_data val;   /* the whole validation set, on every rank (validation.h) */
+    int has_val;
     pp_real *params;  /* (nparams) */
     pp_real *vel;     /* (nparams) when momentum > 0 */
     pp_real *grad;    /* (nparams) */

@@ -330,6 +330,69 @@ case("convert -o into a missing directory",
      ["no/such/dir/o.h5"])
 
 
+# ------------------------------------------------------------------ validation, early stopping,
+# schedules, logging, plot (issue 12)
+def with_val(path, n, d, k):
+    dataset(path, n, d, k)
+    with h5py.File(path, "a") as f:
+        rng = np.random.default_rng(2)
+        f["validation/inputs"] = rng.standard_normal((10, d)).astype(np.float32)
+        f["validation/labels"] = (np.arange(10) % k).astype(np.int32)
+    return path
+
+
+DSV = with_val(P("withval.h5"), 30, 4, 3)
+case("positive: --validation-split 0.2 --early-stop 2 --lr-schedule plateau:1:0.5:0.01",
+     train("--validation-split", "0.2", "--early-stop", "2", "--lr-schedule", "plateau:1:0.5:0.01",
+           "--epochs", "3"), 0)
+case("positive: a /validation group with --monitor val_accuracy",
+     train("--monitor", "val_accuracy", "--early-stop", "1", data=DSV), 0)
+case("positive: --lr-schedule step, cosine, cosine:1 and --log-every in a config file",
+     ["train", "--config", cfgfile("sched.cfg", "data = %s\nlayers = 4,5,3\nepochs = 2\n"
+      "progress = off\nlr-schedule = cosine:1\nlog-every = 2\nrun-dir = %s\n" % (DS, P("runc")))], 0)
+for v in ("abc", "-1", "1.5", "0.0", "1.0", "1e", "30", "100", "0x10", ""):
+    expect = ["--validation-split"]
+    case(f"--validation-split {v!r}", train("--validation-split", v), 2, expect)
+case("--validation-split with a /validation group", train("--validation-split", "5", data=DSV), 2,
+     ["--validation-split", "/validation"])
+case("--validation-split leaving fewer samples than the batch",
+     train("--validation-split", "25", "--batch-size", "10"), 2, ["--validation-split", "--batch-size"])
+case("--early-stop without validation data", train("--early-stop", "3"), 2,
+     ["--early-stop", "validation"])
+case("--early-stop -1", train("--early-stop", "-1", "--validation-split", "5"), 2, ["--early-stop"])
+case("--early-stop x", train("--early-stop", "x", "--validation-split", "5"), 2, ["--early-stop"])
+case("--monitor without validation data", train("--monitor", "val_loss"), 2, ["--monitor", "validation"])
+case("--monitor test_loss", train("--monitor", "test_loss", "--validation-split", "5"), 2,
+     ["--monitor", "val_loss"])
+case("--lr-schedule plateau without validation data", train("--lr-schedule", "plateau:2:0.5:0"), 2,
+     ["plateau", "validation"])
+for v in ("linear", "constant:1", "step", "step:0:0.5", "step:2", "step:2:0", "step:2:1.5",
+          "step:1.5:0.5", "step:2:0.5:1", "cosine:", "cosine:0", "cosine:x", "cosine:2.5",
+          "plateau", "plateau:2:0.5", "plateau:0:0.5:0", "plateau:2:1:0", "plateau:2:0:0",
+          "plateau:2:0.5:-1", "plateau:2:0.5:nan", "step:inf:0.5", "x" * 100):
+    case(f"--lr-schedule {v[:30]!r}", train("--lr-schedule", v), 2, ["--lr-schedule"])
+case("--lr-schedule cosine:1 with --epochs 1 (warm-up not shorter than the run)",
+     train("--lr-schedule", "cosine:1"), 2, ["cosine:1", "--epochs"])
+case("bad --lr-schedule in a config file names the line",
+     ["train", "--config", cfgfile("badsched.cfg", "layers = 4,5,3\nlr-schedule = step:x:1\n")], 2,
+     ["badsched.cfg:2", "--lr-schedule"])
+case("--log-every -5", train("--log-every", "-5"), 2, ["--log-every"])
+case("--log-every 1.5", train("--log-every", "1.5"), 2, ["--log-every"])
+case("eval --split validation without a /validation group",
+     ["eval", "--data", DS, "--model", P("nomodel.h5"), "--split", "validation"], (2, 3), [])
+case("convert --validation-count 0", ["convert", "csv", "--train", CSV, "--validation-count", "0",
+     "-o", P("v.h5")], 2, ["--validation-count"])
+case("convert --validation-count as large as the training set",
+     ["convert", "csv", "--train", CSV, "--validation-count", "3", "-o", P("v.h5")], 2,
+     ["--validation-count"])
+case("convert --train-count beyond the file",
+     ["convert", "csv", "--train", CSV, "--train-count", "4", "-o", P("v.h5")], 2, ["--train-count"])
+case("plot without a run directory", ["plot"], 2, ["usage"])
+case("plot of a directory without metrics.jsonl", ["plot", P("no-such-run")], 3, ["metrics.jsonl"])
+case("plot with an unknown option", ["plot", "--bogus", P("x")], 2, ["unknown option"])
+case("plot with two directories", ["plot", P("a"), P("b")], 2, ["one RUN_DIR"])
+
+
 # ------------------------------------------------------------------ run the table
 def has(err, ph):
     alts = ph if isinstance(ph, tuple) else (ph,)
@@ -369,7 +432,7 @@ for (name, argv, statuses, phrases, env, max_s), (rc, out, err, secs) in zip(sel
         failures.append((name, argv, env, rc, err, problems))
 
 # ------------------------------------------------------------------ --help of every command
-COMMANDS = ["train", "eval", "convert", "inspect", "gradcheck", "bench"]
+COMMANDS = ["train", "eval", "convert", "inspect", "gradcheck", "bench", "plot"]
 if not ONLY or "help" in ONLY:
     helps = {}
     rc, top, err, _ = run(["--help"])

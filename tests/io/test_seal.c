@@ -246,7 +246,7 @@ static void test_real_files(void)
     memset(&ck, 0, sizeof ck);
     st = pp_arch_init(&ck.arch, 2, sizes, PP_ACT_SIGMOID, PP_ACT_SOFTMAX, PP_COST_LOG_LIKELIHOOD);
     ck.params = calloc(ck.arch.nparams, sizeof *ck.params);
-    pp_metrics_row row = {1, 0.5, 0.6, 0.7, 1.0, 100.0};
+    pp_metrics_row row = {1, 0.5, 0.6, 0.7, 1.0, 100.0, -1, -1, -1};
     ck.metrics = &row;
     ck.nmetrics = 1;
     ck.config = "layers = 4,5,3\n";
