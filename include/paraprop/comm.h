@@ -80,7 +80,7 @@ typedef struct {
     int nodes, hosts;
     int ranks_per_node_min, ranks_per_node_max;
     double world_s; /* MPI_Allreduce over all ranks, as a training step calls it */
-    double intra_s; /* over the ranks of each node, every node at once */
+    double intra_s; /* over the ranks of each node, every node at once; 0 with 1 per node */
     double inter_s; /* over one rank per node (the node's lowest rank); 0 with one node */
 } pp_comm_levels;
 

@@ -433,7 +433,7 @@ pp_status pp_comm_time_levels(pp_comm *c, size_t n, int reps, pp_comm_levels *ou
     /* world; every node at once; the leaders while the others wait at the barrier */
     st = time_sum(c->comm, buf, n, reps, &t[0]);
     if (!st.code) st = pp_comm_barrier(c);
-    if (!st.code) st = time_sum(node, buf, n, reps, &t[1]);
+    if (!st.code && out->ranks_per_node_max > 1) st = time_sum(node, buf, n, reps, &t[1]);
     if (!st.code) st = pp_comm_barrier(c);
     if (!st.code && leaders != MPI_COMM_NULL && out->nodes > 1)
         st = time_sum(leaders, buf, n, reps, &t[2]);
