@@ -79,7 +79,7 @@ pp_status pp_comm_cross_sum_i64(pp_comm *c, int64_t *buf, size_t n);
 typedef struct {
     int nodes, hosts;
     int ranks_per_node_min, ranks_per_node_max;
-    double world_s; /* MPI_Allreduce over all ranks, as a training step calls it */
+    double world_s; /* MPI_Allreduce over all ranks (the step's "mpi" reduce way) */
     double intra_s; /* over the ranks of each node, every node at once; 0 with 1 per node */
     double inter_s; /* over one rank per node (the node's lowest rank); 0 with one node */
 } pp_comm_levels;
