@@ -203,15 +203,17 @@ def compare(paths, sample_times, opt_per_param, alpha, beta_for, gamma, out):
                 name = workload_name(rec.get("layers") or ())
                 if name is None:
                     continue
+                # the sweep's nodes dimension: the same R x T on more nodes is another row
+                nodes = int(rec.get("nodes_requested", rec.get("nodes", 1)))
                 key = (name, rec.get("mode", "-"), int(rec["ranks"]), int(rec["threads"]),
-                       int(rec["batch_size"]))
+                       int(rec["batch_size"]), nodes)
                 groups.setdefault(key, []).append(rec)
     order = list(WORKLOADS)
     rows = []
-    for key in sorted(groups, key=lambda k: (order.index(k[0]), k[1], k[2] * k[3], k[2])):
+    for key in sorted(groups, key=lambda k: (order.index(k[0]), k[1], k[2] * k[3], k[2], k[5])):
         recs = sorted(groups[key], key=lambda r: float(r["samples_per_s"]))
         rec = recs[(len(recs) - 1) // 2]
-        name, mode, ranks, threads, batch = key
+        name, mode, ranks, threads, batch, _ = key
         _, _, nbytes, c, t_opt, _ = workload_constants(name, sample_times, 1.0, opt_per_param)
         allreduce = ring_allreduce(ranks, nbytes, alpha, beta_for(nbytes), gamma)
         pred = c * batch / (ranks * threads) + t_opt + allreduce
@@ -227,12 +229,13 @@ def compare(paths, sample_times, opt_per_param, alpha, beta_for, gamma, out):
     out.write("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     base = {}
     for (key, n, t_meas, t_pred, a_meas, a_pred, sps, sps_pred) in rows:
-        name, mode, ranks, threads, batch = key
+        name, mode, ranks, threads, batch, nodes = key
+        where = f"{ranks}x{threads}" + (f" on {nodes} nodes" if nodes > 1 else "")
         b = base.setdefault((name, mode), (ranks * threads, sps, sps_pred))
         cores = ranks * threads / b[0]
         e_meas = sps / b[1] / cores
         e_pred = sps_pred / b[2] / cores
-        out.write(f"| {name} | {mode} | {ranks}x{threads} | {batch} | {n} | {1e3 * t_meas:.3g} "
+        out.write(f"| {name} | {mode} | {where} | {batch} | {n} | {1e3 * t_meas:.3g} "
                   f"| {1e3 * t_pred:.3g} | {1e3 * a_meas:.3g} | {1e3 * a_pred:.3g} "
                   f"| {100 * e_meas:.0f}% | {100 * e_pred:.0f}% |\n")
     return 0

@@ -72,6 +72,22 @@ pp_status pp_shared_barrier(pp_shared *s);
 pp_status pp_comm_cross_sum_real(pp_comm *c, pp_real *buf, size_t n);
 pp_status pp_comm_cross_sum_i64(pp_comm *c, int64_t *buf, size_t n);
 
+/* Where the ranks sit and what a gradient-sized allreduce costs at each level of it. A "node"
+ * is a shared-memory domain as MPI sees it (MPI_COMM_TYPE_SHARED: under Slurm, one per slurmd
+ * node); a "host" is a distinct gethostname(), so several nodes on one host show as hosts <
+ * nodes. Times are seconds per call, the slowest rank's mean over the repetitions. */
+typedef struct {
+    int nodes, hosts;
+    int ranks_per_node_min, ranks_per_node_max;
+    double world_s; /* MPI_Allreduce over all ranks (the step's "mpi" reduce way) */
+    double intra_s; /* over the ranks of each node, every node at once; 0 with 1 per node */
+    double inter_s; /* over one rank per node (the node's lowest rank); 0 with one node */
+} pp_comm_levels;
+
+/* Times `reps` in-place sums of n reals on each level (after one untimed call per level).
+ * Collective. Returns an error on an MPI failure (unagreed) or when out of memory (agreed). */
+pp_status pp_comm_time_levels(pp_comm *c, size_t n, int reps, pp_comm_levels *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fault.h"
 
@@ -369,4 +370,87 @@ pp_status pp_comm_cross_sum_i64(pp_comm *c, int64_t *buf, size_t n)
         if (rc != MPI_SUCCESS) return mpi_fail(rc, "inter-node integer allreduce");
     }
     return pp_ok();
+}
+
+/* Mean seconds per call of `reps` sums of n reals on `comm` (after one untimed call). */
+static pp_status time_sum(MPI_Comm comm, pp_real *buf, size_t n, int reps, double *out)
+{
+#if PP_DOUBLE
+    const MPI_Datatype t = MPI_DOUBLE;
+#else
+    const MPI_Datatype t = MPI_FLOAT;
+#endif
+    double t0 = 0;
+    for (int i = 0; i <= reps; i++) {
+        if (i == 1) t0 = MPI_Wtime();
+        for (size_t off = 0; off < n; off += CHUNK) {
+            size_t len = n - off < CHUNK ? n - off : CHUNK;
+            int rc = MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, t, MPI_SUM, comm);
+            if (rc != MPI_SUCCESS) return mpi_fail(rc, "allreduce (level timing)");
+        }
+    }
+    *out = reps > 0 ? (MPI_Wtime() - t0) / reps : 0.0;
+    return pp_ok();
+}
+
+pp_status pp_comm_time_levels(pp_comm *c, size_t n, int reps, pp_comm_levels *out)
+{
+    memset(out, 0, sizeof *out);
+    out->nodes = out->hosts = out->ranks_per_node_min = out->ranks_per_node_max = 1;
+    if (!c || c->size == 1) return pp_ok();
+    pp_real *buf = calloc(n ? n : 1, sizeof *buf);
+    char(*names)[256] = calloc((size_t)c->size, sizeof *names);
+    pp_status st = pp_comm_agree(
+        c, buf && names ? pp_ok() : pp_error(PP_ERR_NOMEM, "out of memory for the level timing"));
+    MPI_Comm node = MPI_COMM_NULL, leaders = MPI_COMM_NULL;
+    int rc = MPI_SUCCESS, node_rank = 0, node_size = 1, first = 0, sums[2], maxes[2];
+    double t[3] = {0, 0, 0};
+    char host[256] = {0};
+    if (st.code) goto done;
+    /* the levels: the ranks of each node, and the lowest rank of every node */
+    rc = MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node);
+    if (rc != MPI_SUCCESS) goto mpi_error;
+    MPI_Comm_rank(node, &node_rank);
+    MPI_Comm_size(node, &node_size);
+    rc = MPI_Comm_split(c->comm, node_rank == 0 ? 0 : MPI_UNDEFINED, c->rank, &leaders);
+    if (rc != MPI_SUCCESS) goto mpi_error;
+    gethostname(host, sizeof host - 1);
+    rc = MPI_Allgather(host, 256, MPI_CHAR, names, 256, MPI_CHAR, c->comm);
+    if (rc != MPI_SUCCESS) goto mpi_error;
+    while (strcmp(names[first], host) != 0) first++; /* a host counts once, at its lowest rank */
+    sums[0] = node_rank == 0;
+    sums[1] = first == c->rank;
+    maxes[0] = node_size; /* the largest node, and minus the smallest */
+    maxes[1] = -node_size;
+    rc = MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_INT, MPI_SUM, c->comm);
+    if (rc != MPI_SUCCESS) goto mpi_error;
+    rc = MPI_Allreduce(MPI_IN_PLACE, maxes, 2, MPI_INT, MPI_MAX, c->comm);
+    if (rc != MPI_SUCCESS) goto mpi_error;
+    out->nodes = sums[0];
+    out->hosts = sums[1];
+    out->ranks_per_node_max = maxes[0];
+    out->ranks_per_node_min = -maxes[1];
+    /* world; every node at once; the leaders while the others wait at the barrier */
+    st = time_sum(c->comm, buf, n, reps, &t[0]);
+    if (!st.code) st = pp_comm_barrier(c);
+    if (!st.code && out->ranks_per_node_max > 1) st = time_sum(node, buf, n, reps, &t[1]);
+    if (!st.code) st = pp_comm_barrier(c);
+    if (!st.code && leaders != MPI_COMM_NULL && out->nodes > 1)
+        st = time_sum(leaders, buf, n, reps, &t[2]);
+    if (!st.code) st = pp_comm_barrier(c);
+    if (st.code) goto done;
+    rc = MPI_Allreduce(MPI_IN_PLACE, t, 3, MPI_DOUBLE, MPI_MAX, c->comm);
+    if (rc != MPI_SUCCESS) goto mpi_error;
+    out->world_s = t[0];
+    out->intra_s = t[1];
+    out->inter_s = t[2];
+    goto done;
+mpi_error:
+    st = mpi_fail(rc, "collective of the level timing");
+done:
+    if (leaders != MPI_COMM_NULL) MPI_Comm_free(&leaders);
+    if (node != MPI_COMM_NULL) MPI_Comm_free(&node);
+    free(names);
+    free(buf);
+    return st;
 }

@@ -55,6 +55,11 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
                 : pp_error(PP_ERR_NOMEM, "out of memory for the peak-RSS table of %d ranks", t.R));
     if (!st.code) st = pp_comm_allgather_double(comm, (double)ru.ru_maxrss * 1024.0, rss);
     if (!st.code) st = pp_comm_max_double(comm, ph, 5);
+    /* The gradient's allreduce on each level of the machine (node-local and across nodes), so
+     * the report can tell intra- from inter-node communication (docs/SCALING.md). */
+    pp_comm_levels lv = {0};
+    const int lv_reps = cfg->steps < 10 ? (int)cfg->steps : 10;
+    if (!st.code) st = pp_comm_time_levels(comm, t.arch.nparams, lv_reps, &lv);
     pp_status ws = pp_ok(); /* rank 0's report, agreed below */
     if (!st.code && t.rank == 0) {
         char fp[65], line[8192];
@@ -79,11 +84,16 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
             "\"steps\": %lld, "
             "\"warmup\": %lld, \"parameters\": %zu, \"seconds\": %.6f, \"samples_per_s\": %.3f, "
             "\"time_per_step\": {\"total\": %.9f, \"compute\": %.9f, \"allreduce\": %.9f, "
-            "\"optimizer\": %.9f, \"data\": %.9f, \"checkpoint\": %.9f}, \"peak_rss_bytes\": [",
+            "\"optimizer\": %.9f, \"data\": %.9f, \"checkpoint\": %.9f}, "
+            "\"nodes\": %d, \"hosts\": %d, \"ranks_per_node\": [%d, %d], "
+            "\"allreduce_levels\": {\"bytes\": %zu, \"reps\": %d, \"world\": %.9f, "
+            "\"intra_node\": %.9f, \"inter_node\": %.9f}, \"peak_rss_bytes\": [",
             q[0], t.R, t.T, cfg->layers /* digits and commas (pp_config_check) */, q[1], q[2], q[3],
             (long long)cfg->batch_size, q[4], reduce_name(t.red), q[5], (long long)cfg->steps,
             (long long)cfg->warmup, t.arch.nparams, wall, steps * (double)B / wall, wall / steps,
-            ph[1] / steps, ph[2] / steps, ph[3] / steps, ph[0] / steps, ph[4] / steps);
+            ph[1] / steps, ph[2] / steps, ph[3] / steps, ph[0] / steps, ph[4] / steps, lv.nodes,
+            lv.hosts, lv.ranks_per_node_min, lv.ranks_per_node_max,
+            t.arch.nparams * sizeof(pp_real), lv_reps, lv.world_s, lv.intra_s, lv.inter_s);
         for (int r = 0; r < t.R && len > 0 && len < (int)sizeof line - 100; r++)
             len += snprintf(line + len, sizeof line - (size_t)len, "%s%.0f", r ? ", " : "", rss[r]);
         snprintf(line + len, sizeof line - (size_t)len, "], \"fingerprint\": %s}\n", q[6]);

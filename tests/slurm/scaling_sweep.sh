@@ -33,7 +33,10 @@ records=$(grep -c . "$results")
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 for r in recs:
-    R, T = map(int, r["config"].split("x"))
+    # the sweep tags "RxT" as NxPxT with N = 1 (one node)
+    N, P, T = map(int, r["config"].split("x"))
+    R = N * P
+    assert N == 1 and r["nodes"] == 1 and r["ranks_per_node"] == [R, R], f"config {r['config']} not on one node"
     assert (r["ranks"], r["threads"]) == (R, T), f"config {r['config']} ran as {r['ranks']}x{r['threads']}"
     want = 32 if r["mode"] == "strong" else 16 * R
     assert r["batch_size"] == want, f"{r['mode']} {r['config']}: batch {r['batch_size']} != {want}"
@@ -57,4 +60,4 @@ for png in speedup efficiency phases; do
   fi
 done
 log "report and plots OK:"
-sed -n '/^## strong/,/^$/p' "$report" >&2
+awk '/^## strong/ {p = 1; print; next} /^## / {p = 0} p' "$report" >&2
