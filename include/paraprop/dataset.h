@@ -44,6 +44,13 @@ typedef struct pp_dataset_coll {
 pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_coll *coll,
                           size_t lo, size_t hi, pp_data *out);
 
+/* As pp_dataset_read, but into the caller's buffers: dst->n must be hi − lo and its kinds and
+ * widths those of the file (pp_dataset_probe), else PP_ERR_RUNTIME; dst->scale is set from the
+ * file. For memory paraprop does not own: a node-shared block whose ranks each
+ * read their own rows straight into it. On failure the buffers hold unspecified bytes. */
+pp_status pp_dataset_read_into(const char *path, const char *group, const pp_dataset_coll *coll,
+                               size_t lo, size_t hi, pp_data *dst);
+
 /* Writes a dataset file atomically: PATH.tmp (fsynced), rename, fsync of the directory. test
  * may be NULL. */
 pp_status pp_dataset_write(const char *path, const pp_data *train, const pp_data *test,

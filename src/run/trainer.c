@@ -12,6 +12,7 @@
 #include "paraprop/seal.h"
 
 #include "core/fault.h"
+#include "memory.h"
 
 pp_status trainer_threads(pp_comm *comm, const pp_config *cfg, int *threads)
 {
@@ -45,9 +46,92 @@ static pp_dataset_coll coll_of(const trainer *t)
     return c;
 }
 
+/* Node mode: one copy per node in a node-shared block, inputs then labels or targets (each
+ * 64-byte aligned). Every node reads the whole set once: its ranks read disjoint slices
+ * straight into the block in one collective read over all ranks (the nodes' slices overlap in
+ * the file, which MPI-IO allows), then a node barrier makes every slice visible to every rank
+ * of the node. The bytes are those of rank mode, so both reductions give the same bits. */
+static pp_status load_train_node(trainer *t)
+{
+    const size_t N = t->info.n_train, d = t->info.d, k = t->info.k;
+    const size_t esz = t->info.bytes ? 1 : sizeof(float);
+    const size_t lsz = t->info.labelled ? sizeof(int32_t) : k * sizeof(float);
+    const size_t lab_off = (N * d * esz + 63) / 64 * 64, total = lab_off + N * lsz;
+    void *base = NULL;
+    PP_TRY(pp_shared_alloc(t->comm, total, &t->train_shm, &base));
+    t->train_shm_bytes = total;
+    const int L = pp_comm_local_size(t->comm), lr = pp_comm_local_rank(t->comm);
+    const size_t lo = N * (size_t)lr / (size_t)L, hi = N * (size_t)(lr + 1) / (size_t)L;
+    pp_data *x = &t->train;
+    x->n = N;
+    x->d = d;
+    x->k = k;
+    x->scale = t->info.scale;
+    char *in = base, *lab = (char *)base + lab_off;
+    if (t->info.bytes)
+        x->u8 = (uint8_t *)in;
+    else
+        x->f32 = (float *)(void *)in;
+    if (t->info.labelled)
+        x->labels = (int32_t *)(void *)lab;
+    else
+        x->targets = (float *)(void *)lab;
+    /* this rank's rows of the block, as a dataset of hi − lo samples */
+    pp_data slice = *x;
+    slice.n = hi - lo;
+    if (slice.u8) slice.u8 += lo * d;
+    if (slice.f32) slice.f32 += lo * d;
+    if (slice.labels) slice.labels += lo;
+    if (slice.targets) slice.targets += lo * k;
+    const pp_dataset_coll coll = coll_of(t);
+    pp_status st = pp_dataset_read_into(t->cfg->data, "train", &coll, lo, hi, &slice);
+    st = pp_comm_agree(t->comm, st);
+    if (st.code) return st;
+    return pp_comm_agree(t->comm, pp_shared_barrier(t->train_shm));
+}
+
+const char *trainer_data_mode(const trainer *t)
+{
+    return pp_data_mode_name(t->data_mode);
+}
+
+/* --data-mode auto: one rank on the node gains nothing from a shared block (rank); several
+ * share one copy (node) when it fits the budget. The same verdict on every rank of a uniform
+ * job; the caller agrees it all the same. */
+static pp_status choose_data_mode(trainer *t)
+{
+    const pp_dataset_info *in = &t->info;
+    const double rows = (double)in->n_train;
+    t->data_bytes = rows * (double)in->d * (in->bytes ? 1.0 : 4.0) +
+                    rows * (in->labelled ? 4.0 : 4.0 * (double)in->k);
+    t->data_budget = t->cfg->memory_budget > 0 ? (double)t->cfg->memory_budget
+                                               : (double)pp_config_default_budget();
+    const int L = pp_comm_local_size(t->comm);
+    int mode = t->cfg->data_mode;
+    if (mode == PP_DATA_AUTO) {
+        if (t->data_bytes > t->data_budget)
+            mode = PP_DATA_STREAM;
+        else
+            mode = L > 1 ? PP_DATA_NODE : PP_DATA_RANK;
+    }
+    if (mode == PP_DATA_STREAM && t->cfg->data_mode == PP_DATA_STREAM)
+        return pp_error(PP_ERR_USAGE,
+                        "--data-mode stream: this build cannot stream the training set yet; "
+                        "choose auto, rank or node");
+    if (mode == PP_DATA_STREAM)
+        return pp_error(PP_ERR_USAGE,
+                        "%s: the training set takes %.2f GiB, more than --memory-budget %.2f GiB "
+                        "of a node, and this build cannot stream it yet: raise --memory-budget "
+                        "or choose --data-mode node (one copy per node)",
+                        t->cfg->data, t->data_bytes / 1073741824.0, t->data_budget / 1073741824.0);
+    t->data_mode = mode;
+    return pp_ok();
+}
+
 /* Every rank reads its slice collectively; broadcasts assemble the whole set everywhere. */
 static pp_status load_train(trainer *t)
 {
+    if (t->data_mode == PP_DATA_NODE) return load_train_node(t);
     const char *path = t->cfg->data;
     size_t N = t->info.n_train, lo = N * (size_t)t->rank / (size_t)t->R,
            hi = N * (size_t)(t->rank + 1) / (size_t)t->R;
@@ -261,7 +345,12 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
         st = pp_comm_agree(comm, st);
         if (st.code) return st;
     }
+    if (need_train) PP_TRY(pp_comm_agree(comm, choose_data_mode(t)));
     if (need_train) PP_TRY(load_train(t));
+    /* sampled here because rank mode's copy and its slice peak here */
+    t->private_loaded =
+        memory_private_bytes(t->train.u8 ? (void *)t->train.u8 : (void *)t->train.f32,
+                             t->train_shm ? t->train_shm_bytes : 0);
     if (need_train) PP_TRY(pp_comm_agree(comm, check_targets(t)));
     PP_TRY(load_test(t));
     st = pp_comm_agree(comm, alloc_state(t));
@@ -289,7 +378,10 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
 
 void trainer_free(trainer *t)
 {
-    pp_data_free(&t->train);
+    if (t->train_shm) /* the node's block: its views are not pp_data's to free */
+        pp_shared_free(t->train_shm);
+    else
+        pp_data_free(&t->train);
     pp_data_free(&t->test);
     free(t->params);
     free(t->vel);

@@ -1,5 +1,6 @@
-/* Private: the state shared by train, bench and eval — data on every rank, parameters, the
- * step (shard → gradient SUM → allreduce → ÷ n → optimizer) and evaluation. */
+/* Private: the state shared by train, bench and eval — the training set (a copy on every rank
+ * or one per node, docs/DATA.md), parameters, the step (shard → gradient SUM → allreduce → ÷ n
+ * → optimizer) and evaluation. */
 #ifndef PARAPROP_TRAINER_H
 #define PARAPROP_TRAINER_H
 
@@ -22,7 +23,7 @@ typedef struct trainer {
     pp_config *cfg;
     pp_arch arch;
     pp_dataset_info info;
-    pp_data train;    /* the whole training set, on every rank */
+    pp_data train;    /* the whole set: this rank's copy or a view of the node's */
     pp_data test;     /* this rank's slice of the test set */
     pp_real *params;  /* (nparams) */
     pp_real *vel;     /* (nparams) when momentum > 0 */
@@ -33,7 +34,18 @@ typedef struct trainer {
     uint32_t *perm; /* (N) this epoch's order */
     pp_optim opt;
     pp_phase_times times;
+
+    /* the training set's place (issue 11, docs/DATA.md) */
+    int data_mode;          /* PP_DATA_RANK or PP_DATA_NODE: where train lives */
+    double data_bytes;      /* the training set's bytes in memory */
+    double data_budget;     /* --memory-budget, resolved */
+    double private_loaded;  /* this rank's private bytes once the data is loaded (memory.h) */
+    pp_shared *train_shm;   /* node mode: the node's block that train views */
+    size_t train_shm_bytes; /* its size */
 } trainer;
+
+/* "rank" or "node": where the training set lives. */
+const char *trainer_data_mode(const trainer *t);
 
 /* Loads data (collective), allocates, initialises parameters from the seed or --init-from. */
 pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_train);
