@@ -23,6 +23,54 @@ typedef struct conv_args {
     long classes;
 } conv_args;
 
+/* Rows are read and written in blocks of about this many input bytes: convert's memory is a
+ * few blocks and HDF5's chunk caches, whatever the size of its inputs (docs/DATA.md). */
+#define BLOCK_BYTES ((size_t)8 << 20)
+
+/* Where one input file's rows go: group `group` of the output, n rows (counted before). */
+typedef struct block_sink {
+    pp_dataset_writer *w;
+    const char *group, *path;
+    size_t n, d, k;
+    int started, targets;
+    const struct block_sink *train; /* for the test set: the train set's shape */
+} block_sink;
+
+static pp_status sink_rows(void *ctx, const pp_data *b, size_t first)
+{
+    block_sink *s = ctx;
+    if (!s->started) {
+        const block_sink *t = s->train;
+        if (t && s->targets && b->k != t->k)
+            return pp_error(PP_ERR_INPUT, "%s has %zu targets per row but %s has %zu", t->path,
+                            t->k, s->path, b->k);
+        if (t && b->d != t->d)
+            return pp_error(PP_ERR_INPUT, "%s has %zu inputs per row but %s has %zu", t->path, t->d,
+                            s->path, b->d);
+        s->d = b->d;
+        s->k = b->k;
+        PP_TRY(pp_dataset_writer_group(s->w, s->group, s->n, b));
+        s->started = 1;
+    }
+    if (first + b->n > s->n)
+        return pp_error(PP_ERR_INPUT,
+                        "%s: more rows than the %zu counted at first (did it change "
+                        "while being converted?)",
+                        s->path, s->n);
+    return pp_dataset_writer_rows(s->w, first, b);
+}
+
+/* After the scan: every counted row came. */
+static pp_status scanned(const block_sink *s, size_t n)
+{
+    if (n != s->n)
+        return pp_error(PP_ERR_INPUT,
+                        "%s: %zu rows, but %zu were counted at first (did it change "
+                        "while being converted?)",
+                        s->path, n, s->n);
+    return pp_ok();
+}
+
 static int parse(int argc, char **argv, int is_idx, conv_args *a, pp_status *st)
 {
     static const char *const idx_only[] = {"--train-images", "--train-labels", "--test-images",
@@ -111,11 +159,14 @@ int cmd_convert(int argc, char **argv)
     }
     if (r < 0) return cli_fail(NULL, st);
     if (!a.out) return cli_fail(NULL, pp_error(PP_ERR_USAGE, "convert: -o OUT.h5 is required"));
-    pp_data train, test;
+    pp_data train, test; /* shapes only: the rows go to the file block by block */
     memset(&train, 0, sizeof train);
     memset(&test, 0, sizeof test);
     int has_test = 0;
     char source[2048];
+    pp_dataset_writer *w = NULL;
+    block_sink bs = {0}, ts = {0};
+    const pp_csv_sink sink = {sink_rows, &bs, BLOCK_BYTES}, tsink = {sink_rows, &ts, BLOCK_BYTES};
     if (is_idx) {
         if (!a.ti || !a.tl)
             return cli_fail(NULL, pp_error(PP_ERR_USAGE, "convert idx: --train-images and "
@@ -123,11 +174,21 @@ int cmd_convert(int argc, char **argv)
         if (!a.si != !a.sl)
             return cli_fail(NULL, pp_error(PP_ERR_USAGE, "convert idx: give both --test-images "
                                                          "and --test-labels, or neither"));
-        st = pp_idx_read(a.ti, a.tl, &train);
-        if (!st.code && a.si) {
-            has_test = 1;
-            st = pp_idx_read(a.si, a.sl, &test);
-        }
+        has_test = a.si != NULL;
+        size_t d = 0;
+        st = pp_idx_shape(a.ti, a.tl, &bs.n, &d);
+        if (!st.code && has_test) st = pp_idx_shape(a.si, a.sl, &ts.n, &d);
+        if (!st.code) st = pp_dataset_writer_open(a.out, &w);
+        bs.w = ts.w = w;
+        bs.group = "train";
+        ts.group = "test";
+        bs.path = a.ti;
+        ts.path = a.si;
+        ts.train = &bs;
+        if (!st.code) st = pp_idx_scan(a.ti, a.tl, &sink, &train);
+        if (!st.code) st = scanned(&bs, train.n);
+        if (!st.code && has_test) st = pp_idx_scan(a.si, a.sl, &tsink, &test);
+        if (!st.code && has_test) st = scanned(&ts, test.n);
         if (!st.code && has_test) {
             /* both sets share the class count: the larger label range */
             size_t k = train.k > test.k ? train.k : test.k;
@@ -143,37 +204,41 @@ int cmd_convert(int argc, char **argv)
                                                          "go with --label-column or --classes"));
         if (a.targets && !*a.targets)
             return cli_fail(NULL, pp_error(PP_ERR_USAGE, "--target-columns: the list is empty"));
-        if (a.targets)
-            st = pp_csv_read_targets(a.train, a.targets, a.header, &train);
-        else
-            st = pp_csv_read(a.train, a.label_col, a.header, (size_t)a.classes, &train);
-        if (!st.code && a.test) {
-            has_test = 1;
-            if (a.targets)
-                st = pp_csv_read_targets(a.test, a.targets, a.header, &test);
-            else
-                st = pp_csv_read(a.test, a.label_col, a.header, (size_t)a.classes, &test);
-        }
-        if (!st.code && has_test && a.targets && train.k != test.k)
-            st = pp_error(PP_ERR_INPUT, "%s has %zu targets per row but %s has %zu", a.train,
-                          train.k, a.test, test.k);
+        has_test = a.test != NULL;
+        st = pp_csv_count_rows(a.train, a.header, &bs.n);
+        if (!st.code && has_test) st = pp_csv_count_rows(a.test, a.header, &ts.n);
+        if (!st.code) st = pp_dataset_writer_open(a.out, &w);
+        bs.w = ts.w = w;
+        bs.group = "train";
+        ts.group = "test";
+        bs.path = a.train;
+        ts.path = a.test;
+        ts.train = &bs;
+        ts.targets = bs.targets = a.targets != NULL;
+        if (!st.code)
+            st = pp_csv_scan(a.train, a.label_col, a.targets, a.header, (size_t)a.classes, &sink,
+                             &train);
+        if (!st.code) st = scanned(&bs, train.n);
+        if (!st.code && has_test)
+            st = pp_csv_scan(a.test, a.label_col, a.targets, a.header, (size_t)a.classes, &tsink,
+                             &test);
+        if (!st.code && has_test) st = scanned(&ts, test.n);
         if (!st.code && has_test) {
             size_t k = train.k > test.k ? train.k : test.k;
             train.k = test.k = k;
-            if (train.d != test.d)
-                st = pp_error(PP_ERR_INPUT, "%s has %zu inputs per row but %s has %zu", a.train,
-                              train.d, a.test, test.d);
         }
         snprintf(source, sizeof source, "csv: %s", a.train);
     }
-    if (!st.code) st = pp_dataset_write(a.out, &train, has_test ? &test : NULL, source);
+    if (!st.code) {
+        st = pp_dataset_writer_finish(w, bs.targets ? 0 : (int64_t)train.k, source);
+        w = NULL;
+    }
+    pp_dataset_writer_discard(w);
     if (!st.code) {
         char tests[64] = "";
         if (has_test) snprintf(tests, sizeof tests, ", %zu test samples", test.n);
         printf("wrote %s: %zu training samples%s, %zu inputs, %zu %s\n", a.out, train.n, tests,
-               train.d, train.k, train.labels ? "classes" : "targets");
+               train.d, train.k, bs.targets ? "targets" : "classes");
     }
-    pp_data_free(&train);
-    pp_data_free(&test);
     return st.code ? cli_fail(NULL, st) : 0;
 }

@@ -10,8 +10,8 @@
 #include "core/fault.h"
 #include "h5util.h"
 
-#define FORMAT "paraprop-dataset"
-#define FORMAT_VERSION 1
+#define FORMAT PP_DATASET_FORMAT
+#define FORMAT_VERSION PP_DATASET_FORMAT_VERSION
 
 static pp_status probe_group(hid_t f, const char *path, const char *g, pp_dataset_info *info,
                              size_t *n)
