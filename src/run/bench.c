@@ -17,7 +17,7 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
     trainer t;
     pp_status st = trainer_setup(&t, comm, cfg, 1);
     if (st.code) {
-        trainer_free(&t);
+        trainer_end(&t, st);
         return st;
     }
     const size_t N = t.info.n_train, B = (size_t)cfg->batch_size;
@@ -117,6 +117,6 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
     /* an unagreed failure (an MPI error) goes up as it is, to abort the job */
     if (!st.code) st = pp_comm_agree(comm, ws);
     free(rss);
-    trainer_free(&t);
+    trainer_end(&t, st);
     return st;
 }

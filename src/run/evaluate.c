@@ -44,7 +44,7 @@ pp_status pp_eval(pp_comm *comm, pp_config *cfg, FILE *out)
     if (st.code) {
         free(conf);
         pp_checkpoint_free(&ck);
-        trainer_free(&t);
+        trainer_end(&t, st);
         return st;
     }
     memcpy(t.params, ck.params, ck.arch.nparams * sizeof *t.params);
@@ -83,6 +83,6 @@ pp_status pp_eval(pp_comm *comm, pp_config *cfg, FILE *out)
     }
     free(conf);
     pp_checkpoint_free(&ck);
-    trainer_free(&t);
+    trainer_end(&t, st);
     return st;
 }

@@ -399,7 +399,7 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
     trainer t;
     st = trainer_setup(&t, comm, cfg, 1);
     if (st.code) {
-        trainer_free(&t);
+        trainer_end(&t, st);
         return st;
     }
     char *config = pp_fault("config-format", rank) ? NULL : pp_config_format(cfg, PP_CMD_TRAIN);
@@ -455,6 +455,6 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
     }
     free(config);
     free(s.hist);
-    trainer_free(&t);
+    trainer_end(&t, st);
     return st;
 }

@@ -393,6 +393,15 @@ void trainer_free(trainer *t)
     memset(t, 0, sizeof *t);
 }
 
+void trainer_end(trainer *t, pp_status st)
+{
+    if (st.code && !st.agreed) {
+        t->train_shm = NULL; /* the abort that follows ends the processes and their windows */
+        memset(&t->train, 0, sizeof t->train);
+    }
+    trainer_free(t);
+}
+
 void trainer_order(trainer *t, int64_t epoch)
 {
     size_t N = t->info.n_train;
