@@ -3,6 +3,7 @@
 #define PARAPROP_DATASET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "paraprop/data.h"
 #include "paraprop/status.h"
@@ -71,6 +72,15 @@ pp_status pp_csv_read(const char *path, int label_col, int header, size_t classe
  * the first line. PP_ERR_USAGE for a bad column list, PP_ERR_INPUT for a bad file. */
 pp_status pp_csv_read_targets(const char *path, const char *target_columns, int header,
                               pp_data *out);
+
+/* Rows of /train read by index on one rank, without MPI-IO (stream mode): open probes the file
+ * and opens its arrays; read fills rows 0…m of dst (allocated for m rows of the file's kinds)
+ * with samples ids[0…m), checking labels in range and floats finite. Not thread-safe (HDF5 is
+ * not): one thread at a time. */
+typedef struct pp_dataset_rows pp_dataset_rows;
+pp_status pp_dataset_rows_open(const char *path, pp_dataset_rows **out);
+pp_status pp_dataset_rows_read(pp_dataset_rows *r, const uint32_t *ids, size_t m, pp_data *dst);
+void pp_dataset_rows_close(pp_dataset_rows *r);
 
 /* ---- converting in row blocks, with bounded memory (issue 11) ---- */
 

@@ -34,7 +34,12 @@ pp_status pp_eval(pp_comm *comm, pp_config *cfg, FILE *out)
     int64_t *conf = NULL;
     if (!st.code) {
         /* this rank's verdicts, agreed before the evaluation's collectives */
-        if (!use_train && !t.info.has_test)
+        if (use_train && t.data_mode == PP_DATA_STREAM)
+            st = pp_error(PP_ERR_USAGE,
+                          "eval --split train needs the training set in memory, but it is "
+                          "streamed (--data-mode, --memory-budget): choose --data-mode rank or "
+                          "node, or a larger --memory-budget");
+        else if (!use_train && !t.info.has_test)
             st = pp_error(PP_ERR_INPUT, "%s has no /test group; use --split train", cfg->data);
         conf = pp_fault("eval-alloc", t.rank) ? NULL : calloc(k * k, sizeof *conf);
         if (!st.code && !conf)

@@ -13,6 +13,7 @@
 
 #include "core/fault.h"
 #include "memory.h"
+#include "stream.h"
 
 pp_status trainer_threads(pp_comm *comm, const pp_config *cfg, int *threads)
 {
@@ -114,16 +115,6 @@ static pp_status choose_data_mode(trainer *t)
         else
             mode = L > 1 ? PP_DATA_NODE : PP_DATA_RANK;
     }
-    if (mode == PP_DATA_STREAM && t->cfg->data_mode == PP_DATA_STREAM)
-        return pp_error(PP_ERR_USAGE,
-                        "--data-mode stream: this build cannot stream the training set yet; "
-                        "choose auto, rank or node");
-    if (mode == PP_DATA_STREAM)
-        return pp_error(PP_ERR_USAGE,
-                        "%s: the training set takes %.2f GiB, more than --memory-budget %.2f GiB "
-                        "of a node, and this build cannot stream it yet: raise --memory-budget "
-                        "or choose --data-mode node (one copy per node)",
-                        t->cfg->data, t->data_bytes / 1073741824.0, t->data_budget / 1073741824.0);
     t->data_mode = mode;
     return pp_ok();
 }
@@ -346,7 +337,10 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
         if (st.code) return st;
     }
     if (need_train) PP_TRY(pp_comm_agree(comm, choose_data_mode(t)));
-    if (need_train) PP_TRY(load_train(t));
+    if (need_train && t->data_mode == PP_DATA_STREAM)
+        PP_TRY(pp_comm_agree(comm, stream_open(t)));
+    else if (need_train)
+        PP_TRY(load_train(t));
     /* sampled here because rank mode's copy and its slice peak here */
     t->private_loaded =
         memory_private_bytes(t->train.u8 ? (void *)t->train.u8 : (void *)t->train.f32,
@@ -378,6 +372,7 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
 
 void trainer_free(trainer *t)
 {
+    stream_close(t);
     if (t->train_shm) /* the node's block: its views are not pp_data's to free */
         pp_shared_free(t->train_shm);
     else
@@ -404,6 +399,7 @@ void trainer_end(trainer *t, pp_status st)
 
 void trainer_order(trainer *t, int64_t epoch)
 {
+    stream_reset(t);
     size_t N = t->info.n_train;
     if (t->cfg->shuffle)
         pp_rng_permutation(t->cfg->seed, (uint32_t)epoch, N, t->perm);
@@ -443,8 +439,29 @@ pp_status trainer_check_params(const trainer *t)
     return pp_ok();
 }
 
+static pp_status step_on(trainer *t, const pp_data *x, const uint32_t *sid, const uint32_t *ids,
+                         size_t n, int local_stop, int *stop, double *cost);
+
+/* Stream mode: the shard's rows come from the stream, read ahead while this step runs; the
+ * reader is joined before the step returns, so nothing after it shares HDF5 with it. */
 pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop, int *stop,
                        double *cost)
+{
+    if (t->data_mode != PP_DATA_STREAM)
+        return step_on(t, &t->train, NULL, ids, n, local_stop, stop, cost);
+    const pp_data *x;
+    const uint32_t *sid;
+    double t0 = omp_get_wtime();
+    pp_status st = stream_fetch(t, ids, n, &x, &sid);
+    t->times.data += omp_get_wtime() - t0; /* the exposed read time */
+    if (!st.code) st = step_on(t, x, sid, ids, n, local_stop, stop, cost);
+    stream_join(t);
+    return st;
+}
+
+/* x: the samples ids index (the whole set), or the shard's own rows indexed by sid (stream). */
+static pp_status step_on(trainer *t, const pp_data *x, const uint32_t *sid, const uint32_t *ids,
+                         size_t n, int local_stop, int *stop, double *cost)
 {
     size_t lo, hi;
     if (t->cfg->exact)
@@ -458,14 +475,14 @@ pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop
     double local_cost;
     double t0 = omp_get_wtime();
     if (!t->cfg->exact) {
-        local_cost =
-            pp_batch_grad(&t->arch, t->params, &t->train, ids + lo, m, &t->ws, t->T, t->grad, &bt);
+        local_cost = pp_batch_grad(&t->arch, t->params, x, sid ? sid : ids + lo, m, &t->ws, t->T,
+                                   t->grad, &bt);
         double t1 = omp_get_wtime();
         PP_TRY(pp_comm_sum_real(t->comm, t->grad, t->arch.nparams));
         t->times.allreduce += omp_get_wtime() - t1;
     } else {
-        local_cost = pp_exact_forward_backward(&t->ex, &t->arch, t->params, &t->train, ids + lo, m,
-                                               &t->ws, &bt);
+        local_cost = pp_exact_forward_backward(&t->ex, &t->arch, t->params, x, sid ? sid : ids + lo,
+                                               m, &t->ws, &bt);
         double t1 = omp_get_wtime();
         PP_TRY(pp_comm_max_double(t->comm, t->ex.maxes, (size_t)t->ex.nmax));
         double t2 = omp_get_wtime();

@@ -36,15 +36,17 @@ typedef struct trainer {
     pp_phase_times times;
 
     /* the training set's place (issue 11, docs/DATA.md) */
-    int data_mode;          /* PP_DATA_RANK or PP_DATA_NODE: where train lives */
+    int data_mode;          /* PP_DATA_RANK, _NODE or _STREAM: where train lives */
     double data_bytes;      /* the training set's bytes in memory */
     double data_budget;     /* --memory-budget, resolved */
     double private_loaded;  /* this rank's private bytes once the data is loaded (memory.h) */
     pp_shared *train_shm;   /* node mode: the node's block that train views */
     size_t train_shm_bytes; /* its size */
+    struct trainer_stream *stream; /* stream mode: the rows of the coming shards (stream.h) */
 } trainer;
+typedef struct trainer_stream trainer_stream;
 
-/* "rank" or "node": where the training set lives. */
+/* "rank", "node" or "stream": where the training set lives. */
 const char *trainer_data_mode(const trainer *t);
 
 /* Loads data (collective), allocates, initialises parameters from the seed or --init-from. */

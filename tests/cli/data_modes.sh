@@ -5,7 +5,7 @@
 # mode is reported in the start record of metrics.jsonl, in config.txt and by bench.
 source "$(dirname "$0")/../lib/common.sh"
 bin=$1 dir=$2; rm -rf "$dir"; mkdir -p "$dir"
-modes=(${DATA_MODES:-rank node})
+modes=(${DATA_MODES:-rank node stream})
 synth_h5 "$bin" "$dir/d.h5" 333 40 6 3
 args=(--data "$dir/d.h5" --layers 6,9,7,3 --batch-size 10 --epochs 2 --learning-rate 0.2
       --momentum 0.3 --checkpoint-every none --progress off)
