@@ -34,7 +34,7 @@ blk = np.loadtxt(d + "/block.csv", delimiter=",", dtype=np.float64)
 with h5py.File(d + "/big.h5", "r") as f:
     x, y = f["/train/inputs"], f["/train/labels"]
     assert x.shape == (rows, 28) and y.shape == (rows,), (x.shape, y.shape)
-    assert x.chunks[1] == 28 and x.chunks[0] * 28 * 4 <= 256 << 10, x.chunks
+    assert x.chunks[1] == 28 and x.chunks[0] * 28 * 4 <= 32 << 10, x.chunks
     assert x.fletcher32 and y.fletcher32
     n = len(blk)
     for start in (0, rows // 2 // n * n, rows - n):   # first, a middle and the last copy
