@@ -27,6 +27,9 @@ enum { PP_STOP_NONE = 0, PP_STOP_STEPS = 1, PP_STOP_SECONDS = 2 };
 /* --monitor: auto becomes val_loss when there is validation data (and stays auto without). */
 enum { PP_MONITOR_AUTO = 0, PP_MONITOR_VAL_LOSS = 1, PP_MONITOR_VAL_ACCURACY = 2 };
 
+/* Where the training set lives (--data-mode, docs/DATA.md). */
+enum { PP_DATA_AUTO = 0, PP_DATA_RANK = 1, PP_DATA_NODE = 2, PP_DATA_STREAM = 3 };
+
 typedef struct pp_config {
     char data[1024];
     char layers[512];
@@ -44,6 +47,10 @@ typedef struct pp_config {
     char run_dir[1024];
     int64_t threads; /* 0: OMP_NUM_THREADS, else cores / ranks */
     int exact;       /* --reduction exact */
+
+    int data_mode;         /* PP_DATA_* */
+    int64_t memory_budget; /* bytes of a node's memory for the training set; 0: auto */
+
     int64_t ckpt_every;
     int ckpt_unit;
     int64_t keep;
@@ -93,6 +100,16 @@ pp_status pp_config_parse_every(const char *s, int64_t *n, int *unit);
 
 /* Parses "500steps", "90s", "30m", "2h"; "0" or "none" disables. */
 pp_status pp_config_parse_stop(const char *s, int64_t *n, int *unit);
+
+/* "auto", "rank", "node", "stream" ↔ PP_DATA_*; -1 for anything else. */
+int pp_data_mode_parse(const char *s);
+const char *pp_data_mode_name(int mode);
+
+/* Parses a byte count for option `name`: "auto" (0), "123", "800MiB", "1.5G", "2TiB". */
+pp_status pp_config_parse_bytes(const char *name, const char *s, int64_t *out);
+
+/* --memory-budget auto: half of this node's physical memory. */
+int64_t pp_config_default_budget(void);
 
 /* Reads OMP_NUM_THREADS strictly: 0 if unset, a positive count, or PP_ERR_USAGE. */
 pp_status pp_config_env_threads(int64_t *out);

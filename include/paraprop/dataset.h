@@ -3,6 +3,7 @@
 #define PARAPROP_DATASET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "paraprop/data.h"
 #include "paraprop/status.h"
@@ -46,6 +47,13 @@ typedef struct pp_dataset_coll {
 pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_coll *coll,
                           size_t lo, size_t hi, pp_data *out);
 
+/* As pp_dataset_read, but into the caller's buffers: dst->n must be hi − lo and its kinds and
+ * widths those of the file (pp_dataset_probe), else PP_ERR_RUNTIME; dst->scale is set from the
+ * file. For memory paraprop does not own: a node-shared block whose ranks each
+ * read their own rows straight into it. On failure the buffers hold unspecified bytes. */
+pp_status pp_dataset_read_into(const char *path, const char *group, const pp_dataset_coll *coll,
+                               size_t lo, size_t hi, pp_data *dst);
+
 /* Writes a dataset file atomically: PATH.tmp (fsynced), rename, fsync of the directory. test
  * may be NULL. */
 pp_status pp_dataset_write(const char *path, const pp_data *train, const pp_data *test,
@@ -70,6 +78,63 @@ pp_status pp_csv_read(const char *path, int label_col, int header, size_t classe
  * the first line. PP_ERR_USAGE for a bad column list, PP_ERR_INPUT for a bad file. */
 pp_status pp_csv_read_targets(const char *path, const char *target_columns, int header,
                               pp_data *out);
+
+/* Rows of /train read by index on one rank, without MPI-IO (stream mode): open probes the file
+ * and opens its arrays; read fills rows 0…m of dst (allocated for m rows of the file's kinds)
+ * with samples ids[0…m), checking labels in range and floats finite. Not thread-safe (HDF5 is
+ * not): one thread at a time. */
+typedef struct pp_dataset_rows pp_dataset_rows;
+pp_status pp_dataset_rows_open(const char *path, pp_dataset_rows **out);
+pp_status pp_dataset_rows_read(pp_dataset_rows *r, const uint32_t *ids, size_t m, pp_data *dst);
+void pp_dataset_rows_close(pp_dataset_rows *r);
+
+/* ---- converting in row blocks, with bounded memory (issue 11) ---- */
+
+/* Where block-wise readers hand their rows: rows(ctx, block, first) receives rows
+ * [first, first + block->n) of the file, in order, in a buffer reused for the next block (labels:
+ * block->k is 0, the class count being known only at the end). Blocks hold about block_bytes of
+ * inputs. A failure it returns stops the reading and is returned. */
+typedef struct pp_csv_sink {
+    pp_status (*rows)(void *ctx, const pp_data *block, size_t first);
+    void *ctx;
+    size_t block_bytes;
+} pp_csv_sink;
+
+/* pp_csv_read (target_columns NULL) or pp_csv_read_targets, the same checks and messages, but
+ * the rows go to sink block by block; *shape gets n, d, k and no arrays. */
+pp_status pp_csv_scan(const char *path, int label_col, const char *target_columns, int header,
+                      size_t classes, const pp_csv_sink *sink, pp_data *shape);
+
+/* The data rows pp_csv_scan will find (a fast pass over the bytes: lines with more than a line
+ * end, less the header), to size the output before the rows come. */
+pp_status pp_csv_count_rows(const char *path, int header, size_t *rows);
+
+/* pp_idx_read's checks, the rows going to sink block by block; *shape gets n, d, k (max label
+ * + 1, at least 2), scale and no arrays. */
+pp_status pp_idx_scan(const char *images, const char *labels, const pp_csv_sink *sink,
+                      pp_data *shape);
+/* The sample count and inputs per sample from the IDX headers. */
+pp_status pp_idx_shape(const char *images, const char *labels, size_t *n, size_t *d);
+
+/* A dataset file written row block by row block: PATH.tmp on disk, chunked datasets of whole
+ * rows (docs/DATA.md), sealed, fsynced and renamed into place by finish. */
+typedef struct pp_dataset_writer pp_dataset_writer;
+pp_status pp_dataset_writer_open(const char *path, pp_dataset_writer **out);
+/* Starts group g ("train", then optionally "test") of n rows shaped like `like` (d, k, uint8 or
+ * float inputs, labels or targets, scale); closes the previous group. Reserves the group's disk
+ * space first (fallocate, else a free-space check): a write that fails inside HDF5 (disk full)
+ * leaves it unable to close the file, so a full disk is found before HDF5 writes. */
+pp_status pp_dataset_writer_group(pp_dataset_writer *w, const char *g, size_t n,
+                                  const pp_data *like);
+/* Writes rows [first, first + rows->n) of the current group. */
+pp_status pp_dataset_writer_rows(pp_dataset_writer *w, size_t first, const pp_data *rows);
+/* Writes the file attributes (classes: 0 for targets), closes, seals, fsyncs, renames; frees w
+ * whatever happens (on failure PATH.tmp is removed). */
+pp_status pp_dataset_writer_finish(pp_dataset_writer *w, int64_t classes, const char *source);
+/* Abandons the file: closes and removes PATH.tmp, frees w. Safe on NULL. */
+void pp_dataset_writer_discard(pp_dataset_writer *w);
+/* Rows per chunk of a dataset of rows of row_bytes bytes (at least 1). */
+size_t pp_dataset_chunk_rows(size_t row_bytes);
 
 #ifdef __cplusplus
 }

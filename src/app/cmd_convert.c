@@ -20,7 +20,8 @@ static const char *const USAGE =
     "columns are float targets (/train/targets), all the others inputs; no label column.\n"
     "Both: --train-count N keeps the first N training samples; --validation-count N moves\n"
     "the last N of them (after --train-count) into a /validation group, which 'paraprop\n"
-    "train' then validates on (early stopping, --monitor, the plateau schedule).\n";
+    "train' then validates on (early stopping, --monitor, the plateau schedule).\n"
+    "Rows are converted in blocks of 8 MiB: memory stays small whatever the input size.\n";
 
 typedef struct conv_args {
     const char *ti, *tl, *si, *sl, *train, *test, *out, *targets;
@@ -28,6 +29,114 @@ typedef struct conv_args {
     long classes;
     long long train_count, val_count; /* 0: not given */
 } conv_args;
+
+/* Rows are read and written in blocks of about this many input bytes: convert's memory is a
+ * few blocks and HDF5's chunk caches, whatever the size of its inputs (docs/DATA.md). */
+#define BLOCK_BYTES ((size_t)8 << 20)
+
+/* Where one input file's rows go: the first `keep` of its n rows (counted before) to group
+ * `group` of the output, the next val->n to val's group (--validation-count), the rest nowhere
+ * (--train-count). */
+typedef struct block_sink {
+    pp_dataset_writer *w;
+    const char *group, *path;
+    size_t n, keep, d, k;
+    int started, targets;
+    const struct block_sink *train; /* for the test set: the train set's shape */
+    struct block_sink *val;         /* the validation rows' sink, or NULL */
+} block_sink;
+
+/* Rows [off, off + cnt) of block b, as a block of their own. */
+static pp_data rows_of(const pp_data *b, size_t off, size_t cnt)
+{
+    pp_data v = *b;
+    v.n = cnt;
+    if (v.u8) v.u8 += off * b->d;
+    if (v.f32) v.f32 += off * b->d;
+    if (v.labels) v.labels += off;
+    if (v.targets) v.targets += off * b->k;
+    return v;
+}
+
+static pp_status sink_group(block_sink *s, const pp_data *b, size_t first);
+
+static pp_status sink_rows(void *ctx, const pp_data *b, size_t first)
+{
+    block_sink *s = ctx;
+    if (first + b->n > s->n)
+        return pp_error(PP_ERR_INPUT,
+                        "%s: more rows than the %zu counted at first (did it change "
+                        "while being converted?)",
+                        s->path, s->n);
+    const size_t end = first + b->n;
+    if (first < s->keep) {
+        const size_t cnt = (end < s->keep ? end : s->keep) - first;
+        pp_data part = rows_of(b, 0, cnt);
+        PP_TRY(sink_group(s, &part, first));
+    }
+    if (s->val && end > s->keep && first < s->keep + s->val->n) {
+        const size_t lo = first > s->keep ? first : s->keep;
+        const size_t hi = end < s->keep + s->val->n ? end : s->keep + s->val->n;
+        pp_data part = rows_of(b, lo - first, hi - lo);
+        PP_TRY(sink_group(s->val, &part, lo - s->keep));
+    }
+    return pp_ok();
+}
+
+/* Rows of s's own group, opened on its first rows (after the group before it is complete: the
+ * rows come in file order). */
+static pp_status sink_group(block_sink *s, const pp_data *b, size_t first)
+{
+    if (!s->started) {
+        const block_sink *t = s->train;
+        if (t && s->targets && b->k != t->k)
+            return pp_error(PP_ERR_INPUT, "%s has %zu targets per row but %s has %zu", t->path,
+                            t->k, s->path, b->k);
+        if (t && b->d != t->d)
+            return pp_error(PP_ERR_INPUT, "%s has %zu inputs per row but %s has %zu", t->path, t->d,
+                            s->path, b->d);
+        s->d = b->d;
+        s->k = b->k;
+        PP_TRY(pp_dataset_writer_group(s->w, s->group, s->keep, b));
+        s->started = 1;
+    }
+    return pp_dataset_writer_rows(s->w, first, b);
+}
+
+/* --train-count and --validation-count on the counted training rows: how many go where. */
+static pp_status split_counts(const conv_args *a, block_sink *bs, block_sink *vs)
+{
+    bs->keep = bs->n;
+    if (a->train_count) {
+        if ((size_t)a->train_count > bs->n)
+            return pp_error(PP_ERR_USAGE,
+                            "--train-count %lld: the training file has only %zu samples",
+                            a->train_count, bs->n);
+        bs->keep = (size_t)a->train_count; /* the first N rows; the rest is never written */
+    }
+    if (a->val_count) {
+        if ((size_t)a->val_count >= bs->keep)
+            return pp_error(PP_ERR_USAGE,
+                            "--validation-count %lld must leave training samples: there are %zu",
+                            a->val_count, bs->keep);
+        /* the last N, in order, as Nielsen's validation set is MNIST's last 10,000 */
+        vs->n = vs->keep = (size_t)a->val_count;
+        bs->keep -= vs->n;
+        bs->val = vs;
+    }
+    return pp_ok();
+}
+
+/* After the scan: every counted row came. */
+static pp_status scanned(const block_sink *s, size_t n)
+{
+    if (n != s->n)
+        return pp_error(PP_ERR_INPUT,
+                        "%s: %zu rows, but %zu were counted at first (did it change "
+                        "while being converted?)",
+                        s->path, n, s->n);
+    return pp_ok();
+}
 
 static int parse(int argc, char **argv, int is_idx, conv_args *a, pp_status *st)
 {
@@ -124,11 +233,14 @@ int cmd_convert(int argc, char **argv)
     }
     if (r < 0) return cli_fail(NULL, st);
     if (!a.out) return cli_fail(NULL, pp_error(PP_ERR_USAGE, "convert: -o OUT.h5 is required"));
-    pp_data train, test;
+    pp_data train, test; /* shapes only: the rows go to the file block by block */
     memset(&train, 0, sizeof train);
     memset(&test, 0, sizeof test);
     int has_test = 0;
     char source[2048];
+    pp_dataset_writer *w = NULL;
+    block_sink bs = {0}, ts = {0}, vs = {0};
+    const pp_csv_sink sink = {sink_rows, &bs, BLOCK_BYTES}, tsink = {sink_rows, &ts, BLOCK_BYTES};
     if (is_idx) {
         if (!a.ti || !a.tl)
             return cli_fail(NULL, pp_error(PP_ERR_USAGE, "convert idx: --train-images and "
@@ -136,11 +248,25 @@ int cmd_convert(int argc, char **argv)
         if (!a.si != !a.sl)
             return cli_fail(NULL, pp_error(PP_ERR_USAGE, "convert idx: give both --test-images "
                                                          "and --test-labels, or neither"));
-        st = pp_idx_read(a.ti, a.tl, &train);
-        if (!st.code && a.si) {
-            has_test = 1;
-            st = pp_idx_read(a.si, a.sl, &test);
-        }
+        has_test = a.si != NULL;
+        size_t d = 0;
+        st = pp_idx_shape(a.ti, a.tl, &bs.n, &d);
+        if (!st.code && has_test) st = pp_idx_shape(a.si, a.sl, &ts.n, &d);
+        ts.keep = ts.n;
+        if (!st.code) st = split_counts(&a, &bs, &vs);
+        if (!st.code) st = pp_dataset_writer_open(a.out, &w);
+        bs.w = ts.w = vs.w = w;
+        bs.group = "train";
+        ts.group = "test";
+        vs.group = "validation";
+        vs.path = a.ti;
+        bs.path = a.ti;
+        ts.path = a.si;
+        ts.train = &bs;
+        if (!st.code) st = pp_idx_scan(a.ti, a.tl, &sink, &train);
+        if (!st.code) st = scanned(&bs, train.n);
+        if (!st.code && has_test) st = pp_idx_scan(a.si, a.sl, &tsink, &test);
+        if (!st.code && has_test) st = scanned(&ts, test.n);
         if (!st.code && has_test) {
             /* both sets share the class count: the larger label range */
             size_t k = train.k > test.k ? train.k : test.k;
@@ -156,73 +282,48 @@ int cmd_convert(int argc, char **argv)
                                                          "go with --label-column or --classes"));
         if (a.targets && !*a.targets)
             return cli_fail(NULL, pp_error(PP_ERR_USAGE, "--target-columns: the list is empty"));
-        if (a.targets)
-            st = pp_csv_read_targets(a.train, a.targets, a.header, &train);
-        else
-            st = pp_csv_read(a.train, a.label_col, a.header, (size_t)a.classes, &train);
-        if (!st.code && a.test) {
-            has_test = 1;
-            if (a.targets)
-                st = pp_csv_read_targets(a.test, a.targets, a.header, &test);
-            else
-                st = pp_csv_read(a.test, a.label_col, a.header, (size_t)a.classes, &test);
-        }
-        if (!st.code && has_test && a.targets && train.k != test.k)
-            st = pp_error(PP_ERR_INPUT, "%s has %zu targets per row but %s has %zu", a.train,
-                          train.k, a.test, test.k);
+        has_test = a.test != NULL;
+        st = pp_csv_count_rows(a.train, a.header, &bs.n);
+        if (!st.code && has_test) st = pp_csv_count_rows(a.test, a.header, &ts.n);
+        ts.keep = ts.n;
+        if (!st.code) st = split_counts(&a, &bs, &vs);
+        if (!st.code) st = pp_dataset_writer_open(a.out, &w);
+        bs.w = ts.w = vs.w = w;
+        bs.group = "train";
+        ts.group = "test";
+        vs.group = "validation";
+        vs.path = a.train;
+        bs.path = a.train;
+        ts.path = a.test;
+        ts.train = &bs;
+        ts.targets = bs.targets = a.targets != NULL;
+        if (!st.code)
+            st = pp_csv_scan(a.train, a.label_col, a.targets, a.header, (size_t)a.classes, &sink,
+                             &train);
+        if (!st.code) st = scanned(&bs, train.n);
+        if (!st.code && has_test)
+            st = pp_csv_scan(a.test, a.label_col, a.targets, a.header, (size_t)a.classes, &tsink,
+                             &test);
+        if (!st.code && has_test) st = scanned(&ts, test.n);
         if (!st.code && has_test) {
             size_t k = train.k > test.k ? train.k : test.k;
             train.k = test.k = k;
-            if (train.d != test.d)
-                st = pp_error(PP_ERR_INPUT, "%s has %zu inputs per row but %s has %zu", a.train,
-                              train.d, a.test, test.d);
         }
         snprintf(source, sizeof source, "csv: %s", a.train);
     }
-    pp_data val;
-    memset(&val, 0, sizeof val);
-    if (!st.code && a.train_count) {
-        if ((size_t)a.train_count > train.n)
-            st =
-                pp_error(PP_ERR_USAGE, "--train-count %lld: the training file has only %zu samples",
-                         a.train_count, train.n);
-        else
-            train.n = (size_t)a.train_count; /* the first N rows; the rest is never written */
+    if (!st.code) {
+        st = pp_dataset_writer_finish(w, bs.targets ? 0 : (int64_t)train.k, source);
+        w = NULL;
     }
-    if (!st.code && a.val_count) {
-        if ((size_t)a.val_count >= train.n)
-            st = pp_error(PP_ERR_USAGE,
-                          "--validation-count %lld must leave training samples: there are %zu",
-                          a.val_count, train.n);
-        if (!st.code)
-            st = pp_data_alloc(&val, (size_t)a.val_count, train.d, train.k, train.u8 != NULL,
-                               train.labels != NULL);
-        if (!st.code) {
-            /* the last N, in order, as Nielsen's validation set is MNIST's last 10,000 */
-            size_t lo = train.n - val.n;
-            val.scale = train.scale;
-            if (train.u8) memcpy(val.u8, train.u8 + lo * train.d, val.n * train.d);
-            if (train.f32) memcpy(val.f32, train.f32 + lo * train.d, val.n * train.d * 4);
-            if (train.labels) memcpy(val.labels, train.labels + lo, val.n * sizeof *val.labels);
-            if (train.targets)
-                memcpy(val.targets, train.targets + lo * train.k, val.n * train.k * 4);
-            train.n = lo;
-        }
-    }
-    if (!st.code)
-        st = pp_dataset_write_splits(a.out, &train, has_test ? &test : NULL,
-                                     a.val_count ? &val : NULL, source);
+    pp_dataset_writer_discard(w);
     if (!st.code) {
         char tests[96] = "";
         if (has_test) snprintf(tests, sizeof tests, ", %zu test samples", test.n);
         if (a.val_count)
             snprintf(tests + strlen(tests), sizeof tests - strlen(tests),
-                     ", %zu validation samples", val.n);
-        printf("wrote %s: %zu training samples%s, %zu inputs, %zu %s\n", a.out, train.n, tests,
-               train.d, train.k, train.labels ? "classes" : "targets");
+                     ", %zu validation samples", vs.n);
+        printf("wrote %s: %zu training samples%s, %zu inputs, %zu %s\n", a.out, bs.keep, tests,
+               train.d, train.k, bs.targets ? "targets" : "classes");
     }
-    pp_data_free(&train);
-    pp_data_free(&test);
-    pp_data_free(&val);
     return st.code ? cli_fail(NULL, st) : 0;
 }

@@ -57,7 +57,35 @@ static ssize_t next_row(FILE *fp, char **line, size_t *cap, int header, size_t *
     return 0;
 }
 
-pp_status pp_csv_read(const char *path, int label_col, int header, size_t classes, pp_data *out)
+/* The rows so far as a block for the sink (block mode): rows [first, first + n). */
+static pp_status flush_block(const pp_csv_sink *sink, size_t *first, size_t *n, size_t d, size_t k,
+                             float *vals, int32_t *labs, float *tgts)
+{
+    if (!*n) return pp_ok();
+    pp_data b;
+    memset(&b, 0, sizeof b);
+    b.n = *n;
+    b.d = d;
+    b.k = k;
+    b.scale = 1.0;
+    b.f32 = vals;
+    b.labels = labs;
+    b.targets = tgts;
+    pp_status st = sink->rows(sink->ctx, &b, *first);
+    *first += *n;
+    *n = 0;
+    return st;
+}
+
+/* Rows a block of sink mode holds: its bytes, at least one row. */
+static size_t block_rows(const pp_csv_sink *sink, size_t row_bytes)
+{
+    size_t r = sink->block_bytes / (row_bytes ? row_bytes : 1);
+    return r ? r : 1;
+}
+
+static pp_status csv_labels(const char *path, int label_col, int header, size_t classes,
+                            pp_data *out, const pp_csv_sink *sink)
 {
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "r");
@@ -70,6 +98,7 @@ pp_status pp_csv_read(const char *path, int label_col, int header, size_t classe
     char **f = NULL;
     ssize_t len;
     int maxl = 1;
+    size_t first = 0, block = 0; /* block mode: rows handed to the sink, rows per block */
     while ((len = next_row(fp, &line, &cap, header, &lineno, path, &st)) > 0) {
         if (!f) {
             size_t commas = 0;
@@ -85,6 +114,7 @@ pp_status pp_csv_read(const char *path, int label_col, int header, size_t classe
                 st = pp_error(PP_ERR_NOMEM, "out of memory");
                 goto done;
             }
+            if (sink) block = block_rows(sink, ncols * sizeof(float));
         }
         size_t nf = split_fields(line, f, ncols);
         if (nf != ncols) {
@@ -100,6 +130,7 @@ pp_status pp_csv_read(const char *path, int label_col, int header, size_t classe
         }
         if (n == rows_cap) {
             rows_cap = rows_cap ? 2 * rows_cap : 1024;
+            if (block && rows_cap > block) rows_cap = block;
             float *nv = realloc(vals, rows_cap * (ncols - 1) * sizeof *vals);
             int32_t *nl = realloc(labs, rows_cap * sizeof *labs);
             if (nv) vals = nv;
@@ -133,8 +164,17 @@ pp_status pp_csv_read(const char *path, int label_col, int header, size_t classe
             }
         }
         n++;
+        if (block && n == block) {
+            st = flush_block(sink, &first, &n, ncols - 1, 0, vals, labs, NULL);
+            if (st.code) goto done;
+        }
     }
     if (st.code) goto done; /* next_row met a NUL byte */
+    if (sink) {
+        st = flush_block(sink, &first, &n, ncols - 1, 0, vals, labs, NULL);
+        if (st.code) goto done;
+        n = first;
+    }
     if (n == 0) {
         st = pp_error(PP_ERR_INPUT, "%s: no data rows", path);
         goto done;
@@ -149,10 +189,12 @@ pp_status pp_csv_read(const char *path, int label_col, int header, size_t classe
     out->d = ncols - 1;
     out->k = k;
     out->scale = 1.0;
-    out->f32 = vals;
-    out->labels = labs;
-    vals = NULL;
-    labs = NULL;
+    if (!sink) {
+        out->f32 = vals;
+        out->labels = labs;
+        vals = NULL;
+        labs = NULL;
+    }
 done:
     free(line);
     free(f);
@@ -184,8 +226,8 @@ static int parse_columns(const char *s, long *cols, int max)
     return n;
 }
 
-pp_status pp_csv_read_targets(const char *path, const char *target_columns, int header,
-                              pp_data *out)
+static pp_status csv_targets(const char *path, const char *target_columns, int header, pp_data *out,
+                             const pp_csv_sink *sink)
 {
     enum { MAXT = 4096 };
     memset(out, 0, sizeof *out);
@@ -211,6 +253,7 @@ pp_status pp_csv_read_targets(const char *path, const char *target_columns, int 
     char **f = NULL;
     unsigned char *is_target = NULL;
     ssize_t len;
+    size_t first = 0, block = 0; /* block mode: rows handed to the sink, rows per block */
     while ((len = next_row(fp, &line, &cap, header, &lineno, path, &st)) > 0) {
         if (!f) {
             size_t commas = 0;
@@ -244,6 +287,7 @@ pp_status pp_csv_read_targets(const char *path, const char *target_columns, int 
                               ncols);
                 goto done;
             }
+            if (sink) block = block_rows(sink, ncols * sizeof(float));
         }
         size_t nf = split_fields(line, f, ncols);
         if (nf != ncols) {
@@ -253,6 +297,7 @@ pp_status pp_csv_read_targets(const char *path, const char *target_columns, int 
         }
         if (n == rows_cap) {
             rows_cap = rows_cap ? 2 * rows_cap : 1024;
+            if (block && rows_cap > block) rows_cap = block;
             float *nv = realloc(vals, rows_cap * ni * sizeof *vals);
             if (nv) vals = nv;
             float *ntg = nv ? realloc(tgts, rows_cap * (nt ? nt : 1) * sizeof *tgts) : NULL;
@@ -278,8 +323,17 @@ pp_status pp_csv_read_targets(const char *path, const char *target_columns, int 
                 vals[n * ni + ki++] = (float)v;
         }
         n++;
+        if (block && n == block) {
+            st = flush_block(sink, &first, &n, ni, nt, vals, NULL, tgts);
+            if (st.code) goto done;
+        }
     }
     if (st.code) goto done; /* next_row met a NUL byte */
+    if (sink) {
+        st = flush_block(sink, &first, &n, ni, nt, vals, NULL, tgts);
+        if (st.code) goto done;
+        n = first;
+    }
     if (n == 0) {
         st = pp_error(PP_ERR_INPUT, "%s: no data rows", path);
         goto done;
@@ -288,10 +342,12 @@ pp_status pp_csv_read_targets(const char *path, const char *target_columns, int 
     out->d = ni;
     out->k = nt;
     out->scale = 1.0;
-    out->f32 = vals;
-    out->targets = tgts;
-    vals = NULL;
-    tgts = NULL;
+    if (!sink) {
+        out->f32 = vals;
+        out->targets = tgts;
+        vals = NULL;
+        tgts = NULL;
+    }
 done:
     free(line);
     free(f);
@@ -301,4 +357,56 @@ done:
     free(spec);
     fclose(fp);
     return st;
+}
+
+pp_status pp_csv_read(const char *path, int label_col, int header, size_t classes, pp_data *out)
+{
+    return csv_labels(path, label_col, header, classes, out, NULL);
+}
+
+pp_status pp_csv_read_targets(const char *path, const char *target_columns, int header,
+                              pp_data *out)
+{
+    return csv_targets(path, target_columns, header, out, NULL);
+}
+
+pp_status pp_csv_scan(const char *path, int label_col, const char *target_columns, int header,
+                      size_t classes, const pp_csv_sink *sink, pp_data *shape)
+{
+    return target_columns ? csv_targets(path, target_columns, header, shape, sink)
+                          : csv_labels(path, label_col, header, classes, shape, sink);
+}
+
+pp_status pp_csv_count_rows(const char *path, int header, size_t *rows)
+{
+    *rows = 0;
+    FILE *fp = fopen(path, "r");
+    if (!fp) return pp_error(PP_ERR_INPUT, "%s: cannot open the CSV file", path);
+    /* a row is a line with something besides its line end (next_row skips the others) */
+    enum { BUF = 1 << 16 };
+    char *buf = malloc(BUF);
+    if (!buf) {
+        fclose(fp);
+        return pp_error(PP_ERR_NOMEM, "out of memory");
+    }
+    size_t n = 0, lines = 0, got;
+    int content = 0;
+    while ((got = fread(buf, 1, BUF, fp)) > 0)
+        for (size_t i = 0; i < got; i++) {
+            char c = buf[i];
+            if (c == '\n') {
+                if (content && !(header && lines == 0)) n++;
+                lines++;
+                content = 0;
+            } else if (c != '\r') {
+                content = 1;
+            }
+        }
+    if (content && !(header && lines == 0)) n++;
+    int bad = ferror(fp);
+    free(buf);
+    fclose(fp);
+    if (bad) return pp_error(PP_ERR_INPUT, "%s: read error", path);
+    *rows = n;
+    return pp_ok();
 }

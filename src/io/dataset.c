@@ -10,8 +10,8 @@
 #include "core/fault.h"
 #include "h5util.h"
 
-#define FORMAT "paraprop-dataset"
-#define FORMAT_VERSION 1
+#define FORMAT PP_DATASET_FORMAT
+#define FORMAT_VERSION PP_DATASET_FORMAT_VERSION
 
 static pp_status probe_group(hid_t f, const char *path, const char *g, pp_dataset_info *info,
                              size_t *n)
@@ -181,10 +181,11 @@ static pp_status agree(const pp_dataset_coll *coll, pp_status st)
     return coll ? coll->agree(coll->ctx, st) : st;
 }
 
-pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_coll *coll,
-                          size_t lo, size_t hi, pp_data *out)
+/* own: allocate out (pp_dataset_read), else fill the caller's buffers (pp_dataset_read_into) */
+static pp_status read_rows(const char *path, const char *group, const pp_dataset_coll *coll,
+                           size_t lo, size_t hi, pp_data *out, int own)
 {
-    memset(out, 0, sizeof *out);
+    if (own) memset(out, 0, sizeof *out);
     const int me = coll ? coll->rank : 0;
     hid_t fapl = -1, xfer = -1, f = -1, d = -1, fs = -1, ms = -1;
     /* what one rank can fail alone comes first and is agreed: the MPI-IO set-up and H5Fopen
@@ -202,8 +203,15 @@ pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_
     if (!st.code && (lo > hi || hi > n))
         st = pp_error(PP_ERR_RUNTIME, "%s: slice [%zu, %zu) of /%s is out of range", path, lo, hi,
                       group);
-    if (!st.code) st = pp_data_alloc(out, hi - lo, info.d, info.k, info.bytes, info.labelled);
-    if (!st.code && pp_fault("dataset-alloc", me)) {
+    if (!st.code && own)
+        st = pp_data_alloc(out, hi - lo, info.d, info.k, info.bytes, info.labelled);
+    else if (!st.code && (out->n != hi - lo || out->d != info.d || out->k != info.k ||
+                          !out->u8 != !info.bytes || !out->labels != !info.labelled ||
+                          (info.bytes ? !out->u8 : !out->f32) ||
+                          (info.labelled ? !out->labels : !out->targets)))
+        st = pp_error(PP_ERR_RUNTIME, "%s: the buffers for rows %zu…%zu of /%s do not fit the file",
+                      path, lo, hi, group);
+    if (!st.code && own && pp_fault("dataset-alloc", me)) {
         pp_data_free(out);
         st = pp_error(PP_ERR_NOMEM, "%s: cannot allocate rows %zu…%zu of /%s (injected fault)",
                       path, lo, hi, group);
@@ -289,8 +297,20 @@ done:
     pp_h5_close(f);
     pp_h5_close(xfer);
     pp_h5_close(fapl);
-    if (st.code) pp_data_free(out);
+    if (st.code && own) pp_data_free(out);
     return st;
+}
+
+pp_status pp_dataset_read(const char *path, const char *group, const pp_dataset_coll *coll,
+                          size_t lo, size_t hi, pp_data *out)
+{
+    return read_rows(path, group, coll, lo, hi, out, 1);
+}
+
+pp_status pp_dataset_read_into(const char *path, const char *group, const pp_dataset_coll *coll,
+                               size_t lo, size_t hi, pp_data *dst)
+{
+    return read_rows(path, group, coll, lo, hi, dst, 0);
 }
 
 /* Every array chunked with fletcher32 (pp_h5_create_checksummed): HDF5 refuses a damaged chunk

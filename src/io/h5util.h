@@ -49,6 +49,10 @@ pp_status pp_h5_check_chunks(hid_t d, const char *name, const char *path);
 /* Whether dataset d is stored with the fletcher32 checksum filter. */
 int pp_h5_has_fletcher32(hid_t d);
 
+/* The dataset file's format attributes (docs/FORMATS.md), for its two writers and its reader. */
+#define PP_DATASET_FORMAT "paraprop-dataset"
+#define PP_DATASET_FORMAT_VERSION 1
+
 /* Whether a link exists (without HDF5 complaining about missing intermediate groups). */
 int pp_h5_exists(hid_t file, const char *name);
 

@@ -98,3 +98,77 @@ done:
     if (st.code) pp_data_free(out);
     return st;
 }
+
+/* Both files open, headers read and checked against each other: n samples of d bytes. */
+static pp_status open_pair(const char *images, const char *labels, gzFile *gi, gzFile *gl,
+                           size_t *n, size_t *d)
+{
+    uint32_t di[3] = {0, 0, 0}, dl[1] = {0};
+    *gi = gzopen(images, "rb");
+    *gl = gzopen(labels, "rb");
+    if (!*gi) return pp_error(PP_ERR_INPUT, "%s: cannot open the image file", images);
+    if (!*gl) return pp_error(PP_ERR_INPUT, "%s: cannot open the label file", labels);
+    pp_status st = read_header(*gi, images, 3, di);
+    if (!st.code) st = read_header(*gl, labels, 1, dl);
+    if (st.code) return st;
+    if (di[0] != dl[0])
+        return pp_error(PP_ERR_INPUT, "%s has %u images but %s has %u labels", images, di[0],
+                        labels, dl[0]);
+    if (di[0] == 0 || di[1] == 0 || di[2] == 0 || (uint64_t)di[1] * di[2] > (1u << 24))
+        return pp_error(PP_ERR_INPUT, "%s: implausible image dimensions %u × %u × %u", images,
+                        di[0], di[1], di[2]);
+    *n = di[0];
+    *d = (size_t)di[1] * di[2];
+    return pp_ok();
+}
+
+pp_status pp_idx_shape(const char *images, const char *labels, size_t *n, size_t *d)
+{
+    gzFile gi, gl;
+    pp_status st = open_pair(images, labels, &gi, &gl, n, d);
+    if (gi) gzclose(gi);
+    if (gl) gzclose(gl);
+    return st;
+}
+
+pp_status pp_idx_scan(const char *images, const char *labels, const pp_csv_sink *sink,
+                      pp_data *shape)
+{
+    memset(shape, 0, sizeof *shape);
+    gzFile gi, gl;
+    size_t n = 0, d = 0;
+    pp_status st = open_pair(images, labels, &gi, &gl, &n, &d);
+    pp_data b;
+    memset(&b, 0, sizeof b);
+    size_t rows = sink->block_bytes / d ? sink->block_bytes / d : 1;
+    if (rows > n) rows = n;
+    if (!st.code) st = pp_data_alloc(&b, rows, d, 0, 1, 1);
+    unsigned char *lb = st.code ? NULL : malloc(rows);
+    if (!st.code && !lb) st = pp_error(PP_ERR_NOMEM, "cannot allocate %zu labels", rows);
+    int maxl = 1;
+    for (size_t first = 0; !st.code && first < n; first += b.n) {
+        b.n = n - first < rows ? n - first : rows;
+        b.scale = 1.0 / 255.0;
+        st = read_body(gi, images, b.u8, b.n * d);
+        if (!st.code) st = read_body(gl, labels, lb, b.n);
+        for (size_t i = 0; !st.code && i < b.n; i++) {
+            b.labels[i] = lb[i];
+            if (lb[i] > maxl) maxl = lb[i];
+        }
+        if (!st.code) st = sink->rows(sink->ctx, &b, first);
+    }
+    char extra;
+    if (!st.code && (gzread(gi, &extra, 1) > 0 || gzread(gl, &extra, 1) > 0))
+        st = pp_error(PP_ERR_INPUT, "%s / %s: more data than the header announces", images, labels);
+    if (!st.code) {
+        shape->n = n;
+        shape->d = d;
+        shape->k = (size_t)maxl + 1;
+        shape->scale = 1.0 / 255.0;
+    }
+    free(lb);
+    pp_data_free(&b);
+    if (gi) gzclose(gi);
+    if (gl) gzclose(gl);
+    return st;
+}

@@ -8,6 +8,7 @@
 #include "paraprop/train.h"
 #include "core/fault.h"
 #include "json.h"
+#include "memory.h"
 #include "trainer.h"
 
 pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
@@ -16,7 +17,7 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
     trainer t;
     pp_status st = trainer_setup(&t, comm, cfg, 1);
     if (st.code) {
-        trainer_free(&t);
+        trainer_end(&t, st);
         return st;
     }
     const size_t N = t.info.n_train, B = (size_t)cfg->batch_size;
@@ -44,7 +45,12 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
     double wall = omp_get_wtime() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double *rss = pp_fault("bench-alloc", t.rank) ? NULL : calloc((size_t)t.R, sizeof *rss);
+    double *rss = pp_fault("bench-alloc", t.rank) ? NULL : calloc(2 * (size_t)t.R, sizeof *rss);
+    /* the private memory this rank costs, the node's shared block left out: the larger of the
+     * samples after loading and now (docs/DATA.md) */
+    double priv = memory_private_bytes(t.train.u8 ? (void *)t.train.u8 : (void *)t.train.f32,
+                                       t.train_shm ? t.train_shm_bytes : 0);
+    if (t.private_loaded > priv) priv = t.private_loaded;
     double ph[5] = {t.times.data, t.times.compute, t.times.allreduce, t.times.optimizer,
                     t.times.checkpoint};
     /* after a failed step every rank (agreed) or this one alone (an MPI error) goes up */
@@ -54,6 +60,7 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
             rss ? pp_ok()
                 : pp_error(PP_ERR_NOMEM, "out of memory for the peak-RSS table of %d ranks", t.R));
     if (!st.code) st = pp_comm_allgather_double(comm, (double)ru.ru_maxrss * 1024.0, rss);
+    if (!st.code) st = pp_comm_allgather_double(comm, priv, rss + t.R);
     if (!st.code) st = pp_comm_max_double(comm, ph, 5);
     /* The gradient's allreduce on each level of the machine (node-local and across nodes), so
      * the report can tell intra- from inter-node communication (docs/SCALING.md). */
@@ -96,6 +103,16 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
             t.arch.nparams * sizeof(pp_real), lv_reps, lv.world_s, lv.intra_s, lv.inter_s);
         for (int r = 0; r < t.R && len > 0 && len < (int)sizeof line - 100; r++)
             len += snprintf(line + len, sizeof line - (size_t)len, "%s%.0f", r ? ", " : "", rss[r]);
+        if (len > 0 && len < (int)sizeof line - 300)
+            len += snprintf(line + len, sizeof line - (size_t)len,
+                            "], \"data_mode\": \"%s\", \"data_bytes\": %.0f, \"memory_budget\": "
+                            "%.0f, \"node_shared_bytes\": %zu, \"ranks_per_node\": %d, "
+                            "\"private_bytes\": [",
+                            trainer_data_mode(&t), t.data_bytes, t.data_budget,
+                            t.train_shm ? t.train_shm_bytes : 0, pp_comm_local_size(comm));
+        for (int r = 0; r < t.R && len > 0 && len < (int)sizeof line - 100; r++)
+            len += snprintf(line + len, sizeof line - (size_t)len, "%s%.0f", r ? ", " : "",
+                            rss[t.R + r]);
         snprintf(line + len, sizeof line - (size_t)len, "], \"fingerprint\": %s}\n", q[6]);
         if (out) {
             fputs(line, out);
@@ -111,6 +128,6 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
     /* an unagreed failure (an MPI error) goes up as it is, to abort the job */
     if (!st.code) st = pp_comm_agree(comm, ws);
     free(rss);
-    trainer_free(&t);
+    trainer_end(&t, st);
     return st;
 }

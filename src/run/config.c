@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "schedule.h"
 
@@ -28,7 +29,9 @@ typedef enum {
     T_PROG,
     T_VSPLIT,
     T_MONITOR,
-    T_SCHED
+    T_SCHED,
+    T_DMODE,
+    T_BYTES
 } otype;
 
 typedef struct opt {
@@ -78,6 +81,14 @@ static const opt OPTS[] = {
      "OpenMP threads per rank (0: OMP_NUM_THREADS, else cores / ranks)", 0, 1024},
     {"reduction", T_RED, O(exact), TRAINLIKE, "fast",
      "fast: float allreduce | exact: same bits for any ranks × threads", 0, 0},
+    {"data-mode", T_DMODE, O(data_mode), TRAINLIKE | PP_CMD_EVAL, "auto",
+     "auto | rank | node | stream: where the training set lives (docs/DATA.md); auto: rank "
+     "with one rank per node, node when the set fits --memory-budget, else stream",
+     0, 0},
+    {"memory-budget", T_BYTES, O(memory_budget), TRAINLIKE | PP_CMD_EVAL, "auto",
+     "bytes of a node's memory the training set may take (e.g. 512MiB, 8GiB); auto: half of the "
+     "node's memory",
+     0, 0},
     {"checkpoint-every", T_EVERY, O(ckpt_every), PP_CMD_TRAIN, "1epoch",
      "checkpoint interval: Nsteps | Nepochs | none", 0, 0},
     {"keep", T_INT, O(keep), PP_CMD_TRAIN, "3", "checkpoints kept (newest)", 1, 1e6},
@@ -128,6 +139,66 @@ static const opt OPTS[] = {
      0, 1e12},
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
+
+/* ---- the data mode and the memory budget (issue 11) ---- */
+static const char *const DATA_MODES[] = {"auto", "rank", "node", "stream"};
+
+int pp_data_mode_parse(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, DATA_MODES[i]) == 0) return i;
+    return -1;
+}
+
+const char *pp_data_mode_name(int mode)
+{
+    return mode >= 0 && mode < 4 ? DATA_MODES[mode] : "?";
+}
+
+int64_t pp_config_default_budget(void)
+{
+    const double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    /* half: the other half is the ranks' model state, the OS and the page cache */
+    return phys > 0 ? (int64_t)(phys / 2) : (int64_t)1 << 32;
+}
+
+pp_status pp_config_parse_bytes(const char *name, const char *s, int64_t *out)
+{
+    if (strcmp(s, "auto") == 0) {
+        *out = 0;
+        return pp_ok();
+    }
+    static const struct {
+        const char *suffix;
+        double mul;
+    } units[] = {{"", 1},
+                 {"B", 1},
+                 {"K", 1024.0},
+                 {"KiB", 1024.0},
+                 {"M", 1048576.0},
+                 {"MiB", 1048576.0},
+                 {"G", 1073741824.0},
+                 {"GiB", 1073741824.0},
+                 {"T", 1099511627776.0},
+                 {"TiB", 1099511627776.0}};
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    int known = 0;
+    for (size_t i = 0; i < sizeof units / sizeof units[0] && end != s; i++)
+        if (strcmp(end, units[i].suffix) == 0) {
+            v *= units[i].mul;
+            known = 1;
+            break;
+        }
+    if (end == s || errno || !known || !isfinite(v) || v < 1 || v > 9.0e18)
+        return pp_error(PP_ERR_USAGE,
+                        "--%s: expected auto or a positive size such as 800MiB, 16GiB or 1e9 "
+                        "(bytes), got '%s'",
+                        name, s);
+    *out = (int64_t)v;
+    return pp_ok();
+}
 
 static const opt *find_opt(const char *name)
 {
@@ -285,6 +356,16 @@ static pp_status set_opt(pp_config *c, const opt *o, const char *v)
             return pp_error(PP_ERR_USAGE, "--reduction: expected fast or exact, got '%s'", v);
         *(int *)base = strcmp(v, "exact") == 0;
         return pp_ok();
+    case T_DMODE: {
+        int m = pp_data_mode_parse(v);
+        if (m < 0)
+            return pp_error(PP_ERR_USAGE,
+                            "--data-mode: expected auto, rank, node or stream, got '%s'", v);
+        *(int *)base = m;
+        return pp_ok();
+    }
+    case T_BYTES:
+        return pp_config_parse_bytes(o->name, v, (int64_t *)base);
     case T_EVERY:
         return pp_config_parse_every(v, &c->ckpt_every, &c->ckpt_unit);
     case T_STOP:
@@ -551,6 +632,15 @@ static void format_value(const pp_config *c, const opt *o, char *buf, size_t n)
     case T_RED:
         snprintf(buf, n, "%s", *(const int *)base ? "exact" : "fast");
         break;
+    case T_DMODE:
+        snprintf(buf, n, "%s", pp_data_mode_name(*(const int *)base));
+        break;
+    case T_BYTES:
+        if (*(const int64_t *)base == 0)
+            snprintf(buf, n, "auto");
+        else
+            snprintf(buf, n, "%lld", (long long)*(const int64_t *)base);
+        break;
     case T_EVERY:
         if (c->ckpt_unit == PP_EVERY_NONE)
             snprintf(buf, n, "none");
@@ -601,7 +691,11 @@ void pp_config_print_help(FILE *out, int cmd)
         char name[64];
         snprintf(name, sizeof name, "--%s", OPTS[i].name);
         fprintf(out, "  %-22s %s", name, OPTS[i].help);
-        if (*OPTS[i].def) fprintf(out, " [default: %s]", OPTS[i].def);
+        if (OPTS[i].type == T_BYTES)
+            fprintf(out, " [default: auto, here %.1f GiB]",
+                    (double)pp_config_default_budget() / 1073741824.0);
+        else if (*OPTS[i].def)
+            fprintf(out, " [default: %s]", OPTS[i].def);
         fputc('\n', out);
     }
     fprintf(out, "  %-22s %s\n", "--config FILE",

@@ -37,7 +37,12 @@ pp_status pp_eval(pp_comm *comm, pp_config *cfg, FILE *out)
         /* this rank's verdicts, agreed before the evaluation's collectives */
         if (use_val && !t.info.has_val)
             st = pp_error(PP_ERR_INPUT, "%s has no /validation group", cfg->data);
-        if (!use_train && !use_val && !t.info.has_test)
+        else if (use_train && t.data_mode == PP_DATA_STREAM)
+            st = pp_error(PP_ERR_USAGE,
+                          "eval --split train needs the training set in memory, but it is "
+                          "streamed (--data-mode, --memory-budget): choose --data-mode rank or "
+                          "node, or a larger --memory-budget");
+        else if (!use_train && !use_val && !t.info.has_test)
             st = pp_error(PP_ERR_INPUT, "%s has no /test group; use --split train", cfg->data);
         conf = pp_fault("eval-alloc", t.rank) ? NULL : calloc(k * k, sizeof *conf);
         if (!st.code && !conf)
@@ -47,7 +52,7 @@ pp_status pp_eval(pp_comm *comm, pp_config *cfg, FILE *out)
     if (st.code) {
         free(conf);
         pp_checkpoint_free(&ck);
-        trainer_free(&t);
+        trainer_end(&t, st);
         return st;
     }
     memcpy(t.params, ck.params, ck.arch.nparams * sizeof *t.params);
@@ -87,6 +92,6 @@ pp_status pp_eval(pp_comm *comm, pp_config *cfg, FILE *out)
     }
     free(conf);
     pp_checkpoint_free(&ck);
-    trainer_free(&t);
+    trainer_end(&t, st);
     return st;
 }

@@ -538,7 +538,7 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
     trainer t;
     st = trainer_setup(&t, comm, cfg, 1);
     if (st.code) {
-        trainer_free(&t);
+        trainer_end(&t, st);
         return st;
     }
     /* after the set-up, which resolved --monitor auto */
@@ -555,17 +555,19 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
             st = runstate_metrics_truncate(s.metrics, s.epoch, s.gstep, s.hist, s.nhist);
         else if (!st.code)
             st = write_text(s.metrics, "");
-        char qres[JSON_QUOTED_MAX(sizeof resume)], detail[sizeof qres + 64];
+        char qres[JSON_QUOTED_MAX(sizeof resume)], detail[sizeof qres + 256];
         json_quote(qres, sizeof qres, resume); /* a run directory may hold '"' or '\\' */
-        snprintf(detail, sizeof detail, "\"ranks\": %d, \"threads\": %d, \"resumed_from\": %s", t.R,
-                 t.T, qres);
+        snprintf(detail, sizeof detail,
+                 "\"ranks\": %d, \"threads\": %d, \"resumed_from\": %s, \"data_mode\": \"%s\", "
+                 "\"data_bytes\": %.0f, \"memory_budget\": %.0f",
+                 t.R, t.T, qres, trainer_data_mode(&t), t.data_bytes, t.data_budget);
         if (!st.code) runstate_event(s.metrics, *resume ? "resume" : "start", detail);
         if (log && !st.code)
             fprintf(log,
                     "paraprop %s: %d rank(s) × %d thread(s), layers %s, batch %lld, %zu training "
-                    "samples, reduction %s\n",
+                    "samples, reduction %s, data mode %s\n",
                     PARAPROP_VERSION, t.R, t.T, cfg->layers, (long long)cfg->batch_size,
-                    t.info.n_train, cfg->exact ? "exact" : "fast");
+                    t.info.n_train, cfg->exact ? "exact" : "fast", trainer_data_mode(&t));
     }
     st = pp_comm_agree(comm, st);
     int progress = cfg->progress < 0 ? isatty(2) : cfg->progress;
@@ -600,6 +602,6 @@ pp_status pp_train(pp_comm *comm, pp_config *cfg, FILE *out, pp_train_result *re
     }
     free(config);
     free(s.hist);
-    trainer_free(&t);
+    trainer_end(&t, st);
     return st;
 }

@@ -13,6 +13,8 @@
 
 #include "core/fault.h"
 #include "validation.h"
+#include "memory.h"
+#include "stream.h"
 
 pp_status trainer_threads(pp_comm *comm, const pp_config *cfg, int *threads)
 {
@@ -46,9 +48,92 @@ static pp_dataset_coll coll_of(const trainer *t)
     return c;
 }
 
+/* Node mode: one copy per node in a node-shared block, inputs then labels or targets (each
+ * 64-byte aligned). Every node reads the whole set once: its ranks read disjoint slices
+ * straight into the block in one collective read over all ranks (the nodes' slices overlap in
+ * the file, which MPI-IO allows), then a node barrier makes every slice visible to every rank
+ * of the node. The bytes are those of rank mode, so both reductions give the same bits. */
+static pp_status load_train_node(trainer *t)
+{
+    const size_t N = t->info.n_train, d = t->info.d, k = t->info.k;
+    const size_t esz = t->info.bytes ? 1 : sizeof(float);
+    const size_t lsz = t->info.labelled ? sizeof(int32_t) : k * sizeof(float);
+    const size_t lab_off = (N * d * esz + 63) / 64 * 64, total = lab_off + N * lsz;
+    void *base = NULL;
+    PP_TRY(pp_shared_alloc(t->comm, total, &t->train_shm, &base));
+    t->train_shm_bytes = total;
+    const int L = pp_comm_local_size(t->comm), lr = pp_comm_local_rank(t->comm);
+    const size_t lo = N * (size_t)lr / (size_t)L, hi = N * (size_t)(lr + 1) / (size_t)L;
+    pp_data *x = &t->train;
+    x->n = N;
+    x->d = d;
+    x->k = k;
+    x->scale = t->info.scale;
+    char *in = base, *lab = (char *)base + lab_off;
+    if (t->info.bytes)
+        x->u8 = (uint8_t *)in;
+    else
+        x->f32 = (float *)(void *)in;
+    if (t->info.labelled)
+        x->labels = (int32_t *)(void *)lab;
+    else
+        x->targets = (float *)(void *)lab;
+    /* this rank's rows of the block, as a dataset of hi − lo samples */
+    pp_data slice = *x;
+    slice.n = hi - lo;
+    if (slice.u8) slice.u8 += lo * d;
+    if (slice.f32) slice.f32 += lo * d;
+    if (slice.labels) slice.labels += lo;
+    if (slice.targets) slice.targets += lo * k;
+    const pp_dataset_coll coll = coll_of(t);
+    pp_status st = pp_dataset_read_into(t->cfg->data, "train", &coll, lo, hi, &slice);
+    st = pp_comm_agree(t->comm, st);
+    if (st.code) return st;
+    return pp_comm_agree(t->comm, pp_shared_barrier(t->train_shm));
+}
+
+const char *trainer_data_mode(const trainer *t)
+{
+    return pp_data_mode_name(t->data_mode);
+}
+
+/* --data-mode auto: one rank on the node gains nothing from a shared block (rank); several
+ * share one copy (node) when it fits the budget. The same verdict on every rank of a uniform
+ * job; the caller agrees it all the same. */
+static pp_status choose_data_mode(trainer *t)
+{
+    const pp_dataset_info *in = &t->info;
+    const double rows = (double)in->n_train;
+    t->data_bytes = rows * (double)in->d * (in->bytes ? 1.0 : 4.0) +
+                    rows * (in->labelled ? 4.0 : 4.0 * (double)in->k);
+    t->data_budget = t->cfg->memory_budget > 0 ? (double)t->cfg->memory_budget
+                                               : (double)pp_config_default_budget();
+    const int L = pp_comm_local_size(t->comm);
+    int mode = t->cfg->data_mode;
+    /* --validation-split takes its hold-out from rows in memory (validation.c copies both parts
+     * out of the set), so it needs the set in this rank's own memory */
+    const int hold_out = t->cfg->val_count > 0 || t->cfg->val_frac > 0;
+    if (hold_out && (mode == PP_DATA_NODE || mode == PP_DATA_STREAM))
+        return pp_error(PP_ERR_USAGE,
+                        "--validation-split %s needs --data-mode rank (the hold-out is copied out "
+                        "of this rank's own copy of the training set); with --data-mode %s, "
+                        "convert the data with --validation-count N to get a /validation group",
+                        t->cfg->val_split, mode == PP_DATA_NODE ? "node" : "stream");
+    if (mode == PP_DATA_AUTO && hold_out) mode = PP_DATA_RANK;
+    if (mode == PP_DATA_AUTO) {
+        if (t->data_bytes > t->data_budget)
+            mode = PP_DATA_STREAM;
+        else
+            mode = L > 1 ? PP_DATA_NODE : PP_DATA_RANK;
+    }
+    t->data_mode = mode;
+    return pp_ok();
+}
+
 /* Every rank reads its slice collectively; broadcasts assemble the whole set everywhere. */
 static pp_status load_train(trainer *t)
 {
+    if (t->data_mode == PP_DATA_NODE) return load_train_node(t);
     const char *path = t->cfg->data;
     size_t N = t->info.n_train, lo = N * (size_t)t->rank / (size_t)t->R,
            hi = N * (size_t)(t->rank + 1) / (size_t)t->R;
@@ -174,9 +259,14 @@ static pp_status setup_reduce(trainer *t)
     if (t->red == REDUCE_NODE)
         st = node_reduce_init(&t->nr, t->comm, t->arch.nparams,
                               t->cfg->exact ? sizeof(int64_t) : sizeof(pp_real));
-    else if (t->red == REDUCE_FACTORS || t->red == REDUCE_SPLIT)
+    else if (t->red == REDUCE_FACTORS || t->red == REDUCE_SPLIT) {
         st = node_factors_init(&t->nf, t->comm, &t->arch, (size_t)t->cfg->batch_size,
                                t->red == REDUCE_SPLIT);
+        t->rowids = st.code ? NULL : malloc((size_t)t->cfg->batch_size * sizeof *t->rowids);
+        if (!st.code && !t->rowids)
+            st = pp_error(PP_ERR_NOMEM, "out of memory for the batch's row table");
+        st = pp_comm_agree(t->comm, st);
+    }
     if (st.code) t->red = REDUCE_MPI;
     return st;
 }
@@ -280,7 +370,15 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
         st = pp_comm_agree(comm, st);
         if (st.code) return st;
     }
-    if (need_train) PP_TRY(load_train(t));
+    if (need_train) PP_TRY(pp_comm_agree(comm, choose_data_mode(t)));
+    if (need_train && t->data_mode == PP_DATA_STREAM)
+        PP_TRY(pp_comm_agree(comm, stream_open(t)));
+    else if (need_train)
+        PP_TRY(load_train(t));
+    /* sampled here because rank mode's copy and its slice peak here */
+    t->private_loaded =
+        memory_private_bytes(t->train.u8 ? (void *)t->train.u8 : (void *)t->train.f32,
+                             t->train_shm ? t->train_shm_bytes : 0);
     if (need_train) PP_TRY(pp_comm_agree(comm, check_targets(t)));
     /* before the step's sizes and λ/N: a hold-out changes N */
     if (need_train || strcmp(cfg->split, "validation") == 0) PP_TRY(validation_setup(t));
@@ -311,13 +409,18 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
 
 void trainer_free(trainer *t)
 {
-    pp_data_free(&t->train);
+    stream_close(t);
+    if (t->train_shm) /* the node's block: its views are not pp_data's to free */
+        pp_shared_free(t->train_shm);
+    else
+        pp_data_free(&t->train);
     pp_data_free(&t->test);
     pp_data_free(&t->val);
     free(t->params);
     free(t->vel);
     free(t->grad);
     free(t->perm);
+    free(t->rowids);
     pp_workspace_free(&t->ws);
     pp_workspace_free(&t->ews);
     pp_exact_free(&t->ex);
@@ -327,8 +430,21 @@ void trainer_free(trainer *t)
     memset(t, 0, sizeof *t);
 }
 
+void trainer_end(trainer *t, pp_status st)
+{
+    if (st.code && !st.agreed) {
+        /* the abort that follows ends the processes and their windows: freeing one
+         * (collective) would wait for ranks that wait in a node barrier */
+        t->shared_lost = 1;
+        t->train_shm = NULL;
+        memset(&t->train, 0, sizeof t->train);
+    }
+    trainer_free(t);
+}
+
 void trainer_order(trainer *t, int64_t epoch)
 {
+    stream_reset(t);
     size_t N = t->info.n_train;
     if (t->cfg->shuffle)
         pp_rng_permutation(t->cfg->seed, (uint32_t)epoch, N, t->perm);
@@ -371,7 +487,7 @@ pp_status trainer_check_params(const trainer *t)
 /* The step over node-shared memory (reduce.h): the gradient is computed into this rank's slot,
  * and on one node every rank reads the same summed bits, so its finite check is the same
  * everywhere without a collective. */
-static pp_status step_node(trainer *t, const uint32_t *ids, size_t lo, size_t m, size_t n,
+static pp_status step_node(trainer *t, const pp_data *x, const uint32_t *rows, size_t m, size_t n,
                            int local_stop, int *stop, double *cost)
 {
     pp_batch_times bt = {0, 0};
@@ -380,7 +496,7 @@ static pp_status step_node(trainer *t, const uint32_t *ids, size_t lo, size_t m,
     const void *sum = NULL;
     const pp_real *g = t->grad;
     if (!t->cfg->exact) {
-        small[0] = pp_batch_grad(&t->arch, t->params, &t->train, ids + lo, m, &t->ws, t->T,
+        small[0] = pp_batch_grad(&t->arch, t->params, x, rows, m, &t->ws, t->T,
                                  node_reduce_slot(r), &bt);
         small[1] = local_stop ? 1.0 : 0.0;
         double t1 = omp_get_wtime();
@@ -388,8 +504,8 @@ static pp_status step_node(trainer *t, const uint32_t *ids, size_t lo, size_t m,
         t->times.allreduce += omp_get_wtime() - t1;
         g = sum; /* read in place: every rank of the node reads the same block */
     } else {
-        small[0] = pp_exact_forward_backward(&t->ex, &t->arch, t->params, &t->train, ids + lo, m,
-                                             &t->ws, &bt);
+        small[0] =
+            pp_exact_forward_backward(&t->ex, &t->arch, t->params, x, rows, m, &t->ws, &bt);
         small[1] = local_stop ? 1.0 : 0.0;
         double t1 = omp_get_wtime();
         PP_TRY(pp_comm_max_double(t->comm, t->ex.maxes, (size_t)t->ex.nmax));
@@ -423,13 +539,20 @@ static pp_status step_node(trainer *t, const uint32_t *ids, size_t lo, size_t m,
 
 /* The step over shared factors (reduce.h): this rank's rows into the node's workspace, one
  * barrier, then every rank computes the whole ∇W, the same bits everywhere. */
-static pp_status step_factors(trainer *t, const uint32_t *ids, size_t lo, size_t hi, size_t n,
-                              int local_stop, int *stop, double *cost)
+static pp_status step_factors(trainer *t, const pp_data *x, const uint32_t *sid,
+                              const uint32_t *ids, size_t lo, size_t hi, size_t n, int local_stop,
+                              int *stop, double *cost)
 {
     pp_batch_times bt = {0, 0};
     double *small, tot[NODE_SMALL];
     pp_workspace *ws = node_factors_next(&t->nf, &small);
-    small[0] = pp_batch_rows(&t->arch, t->params, &t->train, ids, lo, hi, ws, t->T, &bt);
+    /* row r of the shared workspace holds sample ids[r]; streamed, this rank's rows are x's
+     * rows sid[0…hi − lo) */
+    if (sid) {
+        for (size_t r = lo; r < hi; r++) t->rowids[r] = sid[r - lo];
+        ids = t->rowids;
+    }
+    small[0] = pp_batch_rows(&t->arch, t->params, x, ids, lo, hi, ws, t->T, &bt);
     small[1] = local_stop ? 1.0 : 0.0;
     double t1 = omp_get_wtime();
     PP_TRY(node_factors_exchange(&t->nf, tot));
@@ -459,8 +582,29 @@ static pp_status step_factors(trainer *t, const uint32_t *ids, size_t lo, size_t
     return pp_ok();
 }
 
+static pp_status step_on(trainer *t, const pp_data *x, const uint32_t *sid, const uint32_t *ids,
+                         size_t n, int local_stop, int *stop, double *cost);
+
+/* Stream mode: the shard's rows come from the stream, read ahead while this step runs; the
+ * reader is joined before the step returns, so nothing after it shares HDF5 with it. */
 pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop, int *stop,
                        double *cost)
+{
+    if (t->data_mode != PP_DATA_STREAM)
+        return step_on(t, &t->train, NULL, ids, n, local_stop, stop, cost);
+    const pp_data *x;
+    const uint32_t *sid;
+    double t0 = omp_get_wtime();
+    pp_status st = stream_fetch(t, ids, n, &x, &sid);
+    t->times.data += omp_get_wtime() - t0; /* the exposed read time */
+    if (!st.code) st = step_on(t, x, sid, ids, n, local_stop, stop, cost);
+    stream_join(t);
+    return st;
+}
+
+/* x: the samples ids index (the whole set), or the shard's own rows indexed by sid (stream). */
+static pp_status step_on(trainer *t, const pp_data *x, const uint32_t *sid, const uint32_t *ids,
+                         size_t n, int local_stop, int *stop, double *cost)
 {
     size_t lo, hi;
     if (t->cfg->exact)
@@ -471,9 +615,10 @@ pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop
     }
     const size_t m = hi - lo;
     if (t->red != REDUCE_MPI) {
-        pp_status st = t->red == REDUCE_NODE
-                           ? step_node(t, ids, lo, m, n, local_stop, stop, cost)
-                           : step_factors(t, ids, lo, hi, n, local_stop, stop, cost);
+        pp_status st =
+            t->red == REDUCE_NODE
+                ? step_node(t, x, sid ? sid : ids + lo, m, n, local_stop, stop, cost)
+                : step_factors(t, x, sid, ids, lo, hi, n, local_stop, stop, cost);
         /* this rank alone failed: the others wait in a node barrier, so freeing the shared
          * window (collective) would hang it; the app aborts the job instead */
         if (st.code && !st.agreed) t->shared_lost = 1;
@@ -482,14 +627,14 @@ pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop
     pp_batch_times bt = {0, 0};
     double local_cost;
     if (!t->cfg->exact) {
-        local_cost =
-            pp_batch_grad(&t->arch, t->params, &t->train, ids + lo, m, &t->ws, t->T, t->grad, &bt);
+        local_cost = pp_batch_grad(&t->arch, t->params, x, sid ? sid : ids + lo, m, &t->ws, t->T,
+                                   t->grad, &bt);
         double t1 = omp_get_wtime();
         PP_TRY(pp_comm_sum_real(t->comm, t->grad, t->arch.nparams));
         t->times.allreduce += omp_get_wtime() - t1;
     } else {
-        local_cost = pp_exact_forward_backward(&t->ex, &t->arch, t->params, &t->train, ids + lo, m,
-                                               &t->ws, &bt);
+        local_cost = pp_exact_forward_backward(&t->ex, &t->arch, t->params, x, sid ? sid : ids + lo,
+                                               m, &t->ws, &bt);
         double t1 = omp_get_wtime();
         PP_TRY(pp_comm_max_double(t->comm, t->ex.maxes, (size_t)t->ex.nmax));
         double t2 = omp_get_wtime();

@@ -1,5 +1,6 @@
-/* Private: the state shared by train, bench and eval — data on every rank, parameters, the
- * step (shard → gradient SUM → allreduce → ÷ n → optimizer) and evaluation. */
+/* Private: the state shared by train, bench and eval — the training set (a copy on every rank
+ * or one per node, docs/DATA.md), parameters, the step (shard → gradient SUM → allreduce → ÷ n
+ * → optimizer) and evaluation. */
 #ifndef PARAPROP_TRAINER_H
 #define PARAPROP_TRAINER_H
 
@@ -24,7 +25,7 @@ typedef struct trainer {
     pp_config *cfg;
     pp_arch arch;
     pp_dataset_info info;
-    pp_data train; /* the whole training set, on every rank */
+    pp_data train; /* the whole set: this rank's copy or a view of the node's */
     pp_data test;  /* this rank's slice of the test set */
     pp_data val;   /* the whole validation set, on every rank (validation.h) */
     int has_val;
@@ -40,12 +41,30 @@ typedef struct trainer {
     reduce_kind red; /* how gradients meet (reduce.h) */
     node_reduce nr;  /* the slots, when red == REDUCE_NODE */
     node_factors nf; /* the shared workspaces, when red == REDUCE_FACTORS or SPLIT */
+    uint32_t *rowids; /* factors/split, streamed: the workspace rows' indices into the stream */
     int shared_lost; /* an unagreed failure left the node's ranks apart: never free collectively */
+
+    /* the training set's place (issue 11, docs/DATA.md) */
+    int data_mode;          /* PP_DATA_RANK, _NODE or _STREAM: where train lives */
+    double data_bytes;      /* the training set's bytes in memory */
+    double data_budget;     /* --memory-budget, resolved */
+    double private_loaded;  /* this rank's private bytes once the data is loaded (memory.h) */
+    pp_shared *train_shm;   /* node mode: the node's block that train views */
+    size_t train_shm_bytes; /* its size */
+    struct trainer_stream *stream; /* stream mode: the rows of the coming shards (stream.h) */
 } trainer;
+typedef struct trainer_stream trainer_stream;
+
+/* "rank", "node" or "stream": where the training set lives. */
+const char *trainer_data_mode(const trainer *t);
 
 /* Loads data (collective), allocates, initialises parameters from the seed or --init-from. */
 pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_train);
 void trainer_free(trainer *t);
+/* trainer_free after a run that ended with st: an unagreed failure leaves the node's shared
+ * block alone (freeing it is collective over the node, and the other ranks may be waiting in
+ * another collective until the job is aborted). */
+void trainer_end(trainer *t, pp_status st);
 
 /* The sample order of an epoch into t->perm (identity with --shuffle off). */
 void trainer_order(trainer *t, int64_t epoch);

@@ -254,6 +254,13 @@ case("--cost cross-entropy --output-activation relu",
 case("--init banana", train("--init", "banana"), 2, ["--init", "banana"])
 case("--shuffle maybe", train("--shuffle", "maybe"), 2, ["--shuffle", "maybe"])
 case("--reduction banana", train("--reduction", "banana"), 2, ["--reduction", "banana"])
+case("--data-mode banana", train("--data-mode", "banana"), 2, ["--data-mode", "banana"])
+case("--memory-budget 5bananas", train("--memory-budget", "5bananas"), 2,
+     ["--memory-budget", "5bananas"])
+case("--memory-budget -1GiB", train("--memory-budget", "-1GiB"), 2, ["--memory-budget", "-1GiB"])
+case("--memory-budget 0", train("--memory-budget", "0"), 2, ["--memory-budget"])
+case("--memory-budget 100B (positive control: the set does not fit, auto streams it)",
+     train("--memory-budget", "100B"), 0, [])
 case("--progress sometimes", train("--progress", "sometimes"), 2, ["--progress", "sometimes"])
 case("--checkpoint-every 5bananas", train("--checkpoint-every", "5bananas"), 2,
      ["--checkpoint-every", "bananas"])

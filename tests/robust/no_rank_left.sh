@@ -20,9 +20,10 @@ mpirun_n 3 "$bin" "${eval[@]}" > "$dir/clean-eval.txt" 2>&1 || fail "fault-free 
 mpirun_n 3 "$bin" "${bench[@]}" > "$dir/clean-bench.txt" 2>&1 || fail "fault-free bench: $(cat "$dir/clean-bench.txt")"
 
 n=0
-# check SITE RANK COMMAND EXPECTED_STATUS(or "any") MESSAGE_REGEX
+# check SITE RANK COMMAND EXPECTED_STATUS(or "any") MESSAGE_REGEX [EXTRA_ARGS...]
 check() {
   local site=$1 rank=$2 cmd=$3 want=$4 msg=$5 out="$dir/$1-$2.txt" args rc took start
+  shift 5
   case $cmd in
     train) args=("${train[@]}" --run-dir "$dir/run-$site-$rank") ;;
     resume) # a second epoch from the fault-free run's checkpoint: resume_from agrees too
@@ -31,6 +32,7 @@ check() {
     eval) args=("${eval[@]}") ;;
     bench) args=("${bench[@]}") ;;
   esac
+  args+=("$@")
   start=$(date +%s)
   set +e
   PARAPROP_FAULT="$site:$rank" timeout 30 mpiexec -n 3 --oversubscribe --bind-to none \
@@ -52,10 +54,14 @@ check() {
 }
 
 check dataset-probe 1 train 3 ".*d\.h5: probing failed \(injected fault\)"
-check dataset-alloc 1 train 6 ".*d\.h5: cannot allocate rows [0-9]+…[0-9]+ of /train \(injected fault\)"
+# rank mode's own allocations (auto picks node mode for 3 ranks on one node)
+check dataset-alloc 1 train 6 ".*d\.h5: cannot allocate rows [0-9]+…[0-9]+ of /train \(injected fault\)" --data-mode rank
 check dataset-read 1 train 3 ".*d\.h5: reading '/train/inputs' rows [0-9]+…[0-9]+ failed"
 check dataset-read 0 train 3 ".*d\.h5: reading '/train/inputs' rows 0…[0-9]+ failed"
-check trainer-alloc 1 train 6 "cannot allocate the slice table of 3 ranks"
+check trainer-alloc 1 train 6 "cannot allocate the slice table of 3 ranks" --data-mode rank
+check dataset-read 2 train 3 ".*d\.h5: reading '/train/inputs' rows [0-9]+…[0-9]+ failed" --data-mode rank
+# node mode's shared block (the dataset-read checks above read straight into it)
+check shared-alloc 1 train 6 "cannot allocate a shared-window handle" --data-mode node
 check config-format 1 resume 6 "out of memory formatting the configuration"
 check config-format 0 resume 6 "out of memory formatting the configuration"
 check evaluate-alloc 1 train 6 "out of memory for the evaluation's sums"

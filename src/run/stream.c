@@ -1,0 +1,169 @@
+/* Stream mode: the rows of this rank's coming shards, read ahead on one pthread. */
+#include "stream.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "paraprop/dataset.h"
+#include "paraprop/exact.h"
+
+#include "trainer.h"
+
+enum { SLOTS = 3, AHEAD = 2 };
+
+typedef struct slot {
+    size_t pos, n; /* the step: samples perm[pos…pos + n) */
+    int valid;
+    pp_status st; /* its read */
+    pp_data rows;
+} slot;
+
+struct trainer_stream {
+    pp_dataset_rows *rows;
+    slot s[SLOTS];
+    uint32_t *iota;
+    pthread_t th;
+    int running;
+    int todo[AHEAD], ntodo; /* slots the reader fills */
+    const trainer *t;
+};
+
+/* This rank's shard [lo, hi) of a step of n samples (trainer_step's split). */
+static void shard(const trainer *t, size_t n, size_t *lo, size_t *hi)
+{
+    if (t->cfg->exact)
+        pp_exact_shard(n, t->rank, t->R, lo, hi);
+    else {
+        *lo = n * (size_t)t->rank / (size_t)t->R;
+        *hi = n * (size_t)(t->rank + 1) / (size_t)t->R;
+    }
+}
+
+static void read_slot(trainer_stream *s, slot *sl)
+{
+    size_t lo, hi;
+    shard(s->t, sl->n, &lo, &hi);
+    sl->rows.n = hi - lo;
+    sl->st = pp_dataset_rows_read(s->rows, s->t->perm + sl->pos + lo, hi - lo, &sl->rows);
+    sl->valid = 1;
+}
+
+static void *reader(void *arg)
+{
+    trainer_stream *s = arg;
+    for (int i = 0; i < s->ntodo; i++) {
+        read_slot(s, &s->s[s->todo[i]]);
+        if (s->s[s->todo[i]].st.code) break; /* reported when that step comes */
+    }
+    return NULL;
+}
+
+pp_status stream_open(trainer *t)
+{
+    trainer_stream *s = calloc(1, sizeof *s);
+    if (!s) return pp_error(PP_ERR_NOMEM, "out of memory for the stream");
+    t->stream = s;
+    s->t = t;
+    size_t rows = 1, lo, hi, B = (size_t)t->cfg->batch_size;
+    for (int r = 0; r < t->R; r++) {
+        trainer probe = *t;
+        probe.rank = r;
+        shard(&probe, B, &lo, &hi);
+        if (hi - lo > rows) rows = hi - lo;
+    }
+    PP_TRY(pp_dataset_rows_open(t->cfg->data, &s->rows));
+    for (int i = 0; i < SLOTS; i++) {
+        PP_TRY(pp_data_alloc(&s->s[i].rows, rows, t->info.d, t->info.k, t->info.bytes,
+                             t->info.labelled));
+        s->s[i].rows.scale = t->info.scale;
+    }
+    s->iota = malloc(rows * sizeof *s->iota);
+    if (!s->iota) return pp_error(PP_ERR_NOMEM, "out of memory for the stream");
+    for (size_t i = 0; i < rows; i++) s->iota[i] = (uint32_t)i;
+    return pp_ok();
+}
+
+void stream_join(trainer *t)
+{
+    trainer_stream *s = t->stream;
+    if (s && s->running) {
+        pthread_join(s->th, NULL);
+        s->running = 0;
+    }
+}
+
+void stream_reset(trainer *t)
+{
+    if (!t->stream) return;
+    stream_join(t);
+    for (int i = 0; i < SLOTS; i++) t->stream->s[i].valid = 0;
+}
+
+static slot *find(trainer_stream *s, size_t pos, size_t n)
+{
+    for (int i = 0; i < SLOTS; i++)
+        if (s->s[i].valid && s->s[i].pos == pos && s->s[i].n == n) return &s->s[i];
+    return NULL;
+}
+
+pp_status stream_fetch(trainer *t, const uint32_t *ids, size_t n, const pp_data **x,
+                       const uint32_t **sid)
+{
+    trainer_stream *s = t->stream;
+    stream_join(t);
+    const size_t N = t->info.n_train, B = (size_t)t->cfg->batch_size;
+    const size_t pos = (size_t)(ids - t->perm);
+    slot *cur = find(s, pos, n);
+    if (!cur) { /* the first step of an epoch or of a run: nothing was read ahead */
+        cur = &s->s[0];
+        cur->pos = pos;
+        cur->n = n;
+        read_slot(s, cur);
+    }
+    pp_status st = pp_comm_agree(t->comm, cur->st);
+    if (st.code) return st;
+    /* the next steps of this epoch, into the slots that hold neither them nor this one */
+    s->ntodo = 0;
+    size_t p = pos + n;
+    int used[SLOTS] = {0};
+    used[cur - s->s] = 1;
+    size_t want_pos[AHEAD], want_n[AHEAD];
+    int nwant = 0;
+    for (int k = 0; k < AHEAD && p < N; k++) {
+        size_t m = N - p < B ? N - p : B;
+        slot *have = find(s, p, m);
+        if (have)
+            used[have - s->s] = 1;
+        else {
+            want_pos[nwant] = p;
+            want_n[nwant++] = m;
+        }
+        p += m;
+    }
+    for (int w = 0, i = 0; w < nwant && i < SLOTS; i++) {
+        if (used[i]) continue;
+        s->s[i].pos = want_pos[w];
+        s->s[i].n = want_n[w];
+        s->s[i].valid = 0;
+        s->todo[s->ntodo++] = i;
+        used[i] = 1;
+        w++;
+    }
+    *x = &cur->rows;
+    *sid = s->iota;
+    if (s->ntodo && pthread_create(&s->th, NULL, reader, s) == 0) s->running = 1;
+    return pp_ok();
+}
+
+void stream_close(trainer *t)
+{
+    trainer_stream *s = t->stream;
+    if (!s) return;
+    stream_join(t);
+    for (int i = 0; i < SLOTS; i++) pp_data_free(&s->s[i].rows);
+    free(s->iota);
+    pp_dataset_rows_close(s->rows);
+    free(s);
+    t->stream = NULL;
+}

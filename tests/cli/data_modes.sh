@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# --data-mode (issue 11): where the training set lives changes no bit of the trajectory.
+# Exact mode: the same fingerprint for R ∈ {1,2,4} × T ∈ {1,2} in every mode; fast mode: the same
+# fingerprint in every mode at one R×T (fast mode's bits depend on R×T, not on the mode). The
+# mode is reported in the start record of metrics.jsonl, in config.txt and by bench.
+source "$(dirname "$0")/../lib/common.sh"
+bin=$1 dir=$2; rm -rf "$dir"; mkdir -p "$dir"
+modes=(${DATA_MODES:-rank node stream})
+synth_h5 "$bin" "$dir/d.h5" 333 40 6 3
+args=(--data "$dir/d.h5" --layers 6,9,7,3 --batch-size 10 --epochs 2 --learning-rate 0.2
+      --momentum 0.3 --checkpoint-every none --progress off)
+ref=""
+for R in 1 2 4; do
+  for T in 1 2; do
+    for m in "${modes[@]}"; do
+      out="$dir/exact-$R-$T-$m"
+      mpirun_n "$R" "$bin" train "${args[@]}" --reduction exact --threads "$T" --data-mode "$m" \
+        --run-dir "$out" > "$out.txt" 2>&1 || fail "exact R=$R T=$T $m: $(tail -3 "$out.txt")"
+      grep -q "\"event\": \"start\".*\"data_mode\": \"$m\"" "$out/metrics.jsonl" \
+        || fail "R=$R $m: the start record does not say data_mode $m: $(head -1 "$out/metrics.jsonl")"
+      grep -qx "data-mode = $m" "$out/config.txt" || fail "config.txt lacks data-mode = $m"
+      fp=$(fingerprint_of "$out.txt")
+      [ -n "$ref" ] || ref=$fp
+      [ "$fp" = "$ref" ] || fail "exact R=$R T=$T $m: fingerprint $fp, R=1 T=1 ${modes[0]}: $ref"
+    done
+  done
+done
+echo "ok exact: $ref"
+# fast mode at 2 ranks × 2 threads; auto picks node there (two ranks share the node)
+fref=""
+for m in "${modes[@]}" auto; do
+  out="$dir/fast-$m"
+  mpirun_n 2 "$bin" train "${args[@]}" --threads 2 --data-mode "$m" --run-dir "$out" \
+    > "$out.txt" 2>&1 || fail "fast $m: $(tail -3 "$out.txt")"
+  fp=$(fingerprint_of "$out.txt")
+  [ -n "$fref" ] || fref=$fp
+  [ "$fp" = "$fref" ] || fail "fast 2×2 $m: fingerprint $fp, ${modes[0]}: $fref"
+done
+grep -q '"data_mode": "node"' "$dir/fast-auto/metrics.jsonl" || fail "auto with 2 ranks on a node did not pick node"
+mpirun_n 1 "$bin" train "${args[@]}" --threads 1 --run-dir "$dir/auto1" > /dev/null 2>&1 || fail "auto 1 rank"
+grep -q '"data_mode": "rank"' "$dir/auto1/metrics.jsonl" || fail "auto with 1 rank did not pick rank"
+echo "ok fast: $fref"
+# bench reports the mode
+mpirun_n 2 "$bin" bench --data "$dir/d.h5" --layers 6,9,7,3 --steps 3 --warmup 1 --threads 1 \
+  --data-mode node > "$dir/bench.json" || fail "bench"
+grep -q '"data_mode": "node"' "$dir/bench.json" || fail "bench does not report data_mode: $(cat "$dir/bench.json")"
+"$bin" train --help | grep -q -- "--data-mode" || fail "--help lacks --data-mode"
+"$bin" train --help | grep -q -- "--memory-budget.*here" || fail "--help lacks the budget here"
+echo "PASS data modes"
