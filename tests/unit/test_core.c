@@ -343,7 +343,8 @@ static void test_optimizer(void)
     pp_real q[3] = {1.0f, -2.0f, 0.5f};
     pp_optim om = {0.1, 5.0, 0.9, 100};
     v[0] = 0.5f;
-    pp_optim_step(&A, &om, q, v, g, 4, 1);
+    pp_optim_state vs = {v, NULL, NULL, 0};
+    pp_optim_step(&A, &om, q, &vs, g, 4, 1);
     /* v ← μv − η(g/n + λ/N w); w ← w + v */
     double v0 = 0.9 * 0.5 - 0.1 * (0.1 + 0.05 * 1.0);
     CHECK(fabs(v[0] - v0) < 1e-6 && fabs(q[0] - (1.0 + v0)) < 1e-6, "momentum w0 %g v0 %g",
