@@ -319,24 +319,25 @@ static pp_status read_layers(hid_t f, const char *path, const char *group, const
 static pp_status read_optimizer(hid_t f, const char *path, pp_checkpoint *ck)
 {
     snprintf(ck->optimizer, sizeof ck->optimizer, "sgd");
-    ck->optimizer_t = 0;
+    ck->optimizer_t = -1; /* absent: every step was an SGD step (read_body) */
     if (!pp_h5_exists(f, "/optimizer")) return pp_ok();
     hid_t g = H5Gopen2(f, "/optimizer", H5P_DEFAULT);
     if (g < 0) return pp_error(PP_ERR_INPUT, "%s: '/optimizer' is not a group", path);
     pp_status st = pp_ok();
     if (H5Aexists(g, "name") > 0)
         st = pp_h5_attr_string(g, "name", ck->optimizer, sizeof ck->optimizer, path);
-    if (!st.code && H5Aexists(g, "t") > 0) st = pp_h5_attr_i64(g, "t", &ck->optimizer_t, path);
+    const int has_t = H5Aexists(g, "t") > 0;
+    if (!st.code && has_t) st = pp_h5_attr_i64(g, "t", &ck->optimizer_t, path);
     pp_h5_close(g);
     PP_TRY(st);
+    if (has_t && ck->optimizer_t < 0)
+        return pp_error(PP_ERR_INPUT, "%s: /optimizer: step count t = %lld is negative", path,
+                        (long long)ck->optimizer_t);
     const int kind = pp_optimizer_parse(ck->optimizer);
     if (kind < 0)
         return pp_error(PP_ERR_INPUT,
                         "%s: /optimizer: unknown optimizer '%s' (sgd, nesterov, adam, adamw)", path,
                         ck->optimizer);
-    if (ck->optimizer_t < 0)
-        return pp_error(PP_ERR_INPUT, "%s: /optimizer: step count t = %lld is negative", path,
-                        (long long)ck->optimizer_t);
     if (kind == PP_OPT_NESTEROV && !ck->velocity)
         return pp_error(PP_ERR_INPUT,
                         "%s: /optimizer: nesterov without its velocity "
@@ -495,6 +496,7 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
         ck->loss_count < 0)
         return pp_error(PP_ERR_INPUT, "%s: negative epoch/step/samples_seen/batch_size", path);
     PP_TRY(read_global_step(f, path, ck));
+    if (ck->optimizer_t < 0) ck->optimizer_t = ck->global_step;
     char fp[65];
     pp_params_fingerprint(ck->params, ck->arch.nparams, fp);
     if (strcmp(fp, ck->fingerprint) != 0)
