@@ -84,7 +84,8 @@ static const opt OPTS[] = {
      "P | P1,…,P(L-1): drop probability in [0, 1) of the units of every hidden layer (one value) "
      "or of each (inverted dropout, masks keyed by seed, step, sample and unit; training only)",
      0, 0},
-    {"seed", T_U64, O(seed), MODEL, "1", "seed of the initialisation and the shuffle", 0, 0},
+    {"seed", T_U64, O(seed), MODEL, "1",
+     "seed of the initialisation, the shuffle and the dropout masks", 0, 0},
     {"init", T_INIT, O(init), MODEL, "normalized",
      "normalized: N(0,1/n_in) weights, N(0,1) biases | large: N(0,1) both", 0, 0},
     {"shuffle", T_ONOFF, O(shuffle), TRAINLIKE, "on",
