@@ -4,7 +4,8 @@
 # fingerprint (Adam's moments and step count, the velocity, and the dropout masks of the steps
 # after the resume all come back). A checkpoint in the layout of older versions (velocity at
 # /optimizer/layer_<l>, no optimizer name or t) still resumes to the same bits. Resuming with
-# another optimizer is refused (status 2) with a message naming both.
+# another optimizer is refused (status 2) with a message naming both; a damaged /optimizer
+# record (moments missing, unknown name) is a bad file (status 3).
 source "$(dirname "$0")/../lib/common.sh"
 bin=$1 dir=$2 R=${3:-1} T=${4:-1}; rm -rf "$dir"; mkdir -p "$dir"
 synth_h5 "$bin" "$dir/d.h5" 230 50 6 3
@@ -86,4 +87,20 @@ grep -q "resuming from" "$old.txt" || fail "old layout: did not resume"
 [ "$(fingerprint_of "$old.txt")" = "$(fingerprint_of "$dir/full4.txt")" ] || fail "old layout: resumed to other bits"
 refuse "trained with --optimizer sgd, this run has --optimizer nesterov" "${base[@]}" --optimizer nesterov \
   --momentum 0.5 --run-dir "$dir/x5" --resume "$old/checkpoints/step-000000000010.h5"
+# damaged optimizer records (re-sealed, so that the reader's own checks are what answers): adam
+# without its moments, and an unknown optimizer name, are bad files (status 3)
+for damage in moments name; do
+  bad="$dir/bad-$damage.h5"; cp "$ck" "$bad"
+  /usr/bin/python3 -c '
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    if sys.argv[2] == "moments":
+        del f["optimizer/m"]
+    else:
+        f["optimizer"].attrs["name"] = "rmsprop"' "$bad" "$damage"
+  "$bin" seal "$bad" > /dev/null
+  set +e; "$bin" inspect "$bad" > "$dir/bad.txt" 2>&1; rc=$?; set -e
+  want_msg=$([ $damage = moments ] && echo "adam without its moments" || echo "unknown optimizer 'rmsprop'")
+  [ $rc -eq 3 ] && grep -q "$want_msg" "$dir/bad.txt" || fail "damaged /optimizer ($damage): $rc $(cat "$dir/bad.txt")"
+done
 echo "PASS optimizer and dropout resume R=$R T=$T"

@@ -12,7 +12,8 @@ masks recomputed in numpy from the documented Philox keys: seed, global step, tr
 index, layer, unit), and requires max|w_paraprop - w_ref| / max|w_ref| < 1e-5 over all weights
 and biases, the same for every optimizer state stored in final.h5 (/optimizer/layer_<l>
 velocity, /optimizer/m and /optimizer/v), and /optimizer's attributes name and t.
-Negative controls make sure the comparison notices a missing bias correction, masks of another
+`paraprop predict` of the model trained with dropout must equal the plain forward pass of its
+weights (no masks at prediction). Negative controls make sure the comparison notices a missing bias correction, masks of another
 seed or step, and a missing L1 term.
 """
 import os
@@ -187,6 +188,29 @@ for idx, (name, hid, out, cost, B, ranks, kw, extra) in enumerate(CONFIGS):
     if not ok:
         failures.append(f"{name}: {msg}")
 
+
+# ---- prediction drops nothing: paraprop predict of a model trained with dropout equals the
+# plain numpy forward pass of its weights (the model holds no masks; evaluation applies none)
+name = "dropout 0.2,0.5, adam"
+if name in results:
+    c = CONFIGS[[c_[0] for c_ in CONFIGS].index(name)]
+    idx = [c_[0] for c_ in CONFIGS].index(name)
+    pred = os.path.join(W, "pred.csv")
+    err = run([BIN, "predict", "--model", os.path.join(W, f"run{idx}", "final.h5"), "--data", data,
+               "--split", "train", "-o", pred])
+    if err:
+        failures.append(f"predict: {err}")
+        print(f"FAIL predict after dropout training: {err}")
+    else:
+        got = np.loadtxt(pred, delimiter=",", skiprows=1)
+        Wp, bp = results[name]
+        As, _, _, _ = ref.forward(Wp, bp, [c[1]] * (L - 1) + [c[2]], Xr)
+        rel = np.max(np.abs(got - As[-1])) / np.max(np.abs(As[-1]))
+        ok = rel < TOL
+        print(f"{'ok  ' if ok else 'FAIL'} predict after dropout training = forward pass without "
+              f"masks ({rel:.2e})")
+        if not ok:
+            failures.append(f"predict drops units? ({rel:.2e})")
 
 # ---- negative controls: each must differ from paraprop by far more than the tolerance
 def control(name, what, **override):
