@@ -92,6 +92,9 @@ void pp_workspace_place(pp_workspace *ws, const pp_arch *a, size_t rows, void *m
  * allocates ids and the dmul of the dropped layers. pp_data_gather fills ids; a caller that
  * fills act[0] itself fills ids too. PP_ERR_NOMEM. */
 pp_status pp_workspace_dropout(pp_workspace *ws, const pp_arch *a, const pp_dropout *d);
+/* Frees what pp_workspace_dropout allocated (pp_workspace_free does it too); for a placed
+ * workspace, whose other buffers the caller owns. */
+void pp_workspace_dropout_free(pp_workspace *ws);
 
 /* The engines that run the matrix products now, e.g. "auto: oneDNN 2.6.3 avx512_core for
  * M,N,K >= 32 or MNK >= 2^22, own AVX-512 below (BLAS OpenBLAS 0.3.21 SKYLAKEX)", "exact: own

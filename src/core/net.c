@@ -164,6 +164,17 @@ pp_status pp_workspace_dropout(pp_workspace *ws, const pp_arch *a, const pp_drop
     return pp_ok();
 }
 
+void pp_workspace_dropout_free(pp_workspace *ws)
+{
+    for (int l = 0; l <= PP_MAX_LAYERS; l++) {
+        free(ws->dmul[l]);
+        ws->dmul[l] = NULL;
+    }
+    free(ws->ids);
+    ws->ids = NULL;
+    ws->drop = NULL;
+}
+
 /* Row i of hidden layer l, h = σ(Zˡ) in place: h ← h ⊙ f and dm ← σ'(h) ⊙ f with
  * f = mask / (1 − p), so BP2 needs one product and σ' still sees the undropped activation. */
 static void dropout_row(const pp_arch *a, const pp_dropout *d, int l, uint32_t sample, pp_real *h,

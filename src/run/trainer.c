@@ -176,9 +176,16 @@ static pp_status setup_reduce(trainer *t)
     if (t->red == REDUCE_NODE)
         st = node_reduce_init(&t->nr, t->comm, t->arch.nparams,
                               t->cfg->exact ? sizeof(int64_t) : sizeof(pp_real));
-    else if (t->red == REDUCE_FACTORS || t->red == REDUCE_SPLIT)
+    else if (t->red == REDUCE_FACTORS || t->red == REDUCE_SPLIT) {
         st = node_factors_init(&t->nf, t->comm, &t->arch, (size_t)t->cfg->batch_size,
                                t->red == REDUCE_SPLIT);
+        /* dropout in the shared workspaces: the masks and their sample keys stay private, as
+         * only this rank's rows use them; the dropped activations and errors that ∇W reads
+         * are in the shared rows */
+        for (int k = 0; k < 2 && !st.code; k++)
+            st = pp_workspace_dropout(&t->nf.ws[k], &t->arch, &t->drop);
+        st = pp_comm_agree(t->comm, st);
+    }
     if (st.code) t->red = REDUCE_MPI;
     return st;
 }

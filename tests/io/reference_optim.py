@@ -6,7 +6,7 @@ usage: reference_optim.py PARAPROP_BINARY SCRATCH_DIR
 Makes a 96 x 8, 3-class CSV dataset, writes an initial 8,7,5,3 model with
 `paraprop train --epochs 0`, then for each configuration (sgd + L1, momentum + L1 + L2,
 nesterov, adam, adam + L2 + L1 with other betas, adamw, dropout with sgd and adam, exact
-reduction, 2 ranks) trains paraprop for 2 epochs of batch 16 (12 steps) with --shuffle off
+reduction, 2 ranks under every PARAPROP_REDUCE way the ranks' gradients can meet) trains paraprop for 2 epochs of batch 16 (12 steps) with --shuffle off
 --init-from init/final.h5, replays the same steps with tools/reference_sgd.py (the dropout
 masks recomputed in numpy from the documented Philox keys: seed, global step, training-set
 index, layer, unit), and requires max|w_paraprop - w_ref| / max|w_ref| < 1e-5 over all weights
@@ -46,8 +46,9 @@ SEED = 5
 failures = []
 
 
-def run(argv, timeout=120):
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=W, env=ENV)
+def run(argv, timeout=120, env=None):
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=W,
+                       env=dict(ENV, **(env or {})))
     if p.returncode != 0:
         return f"exit status {p.returncode}: {' '.join(argv)}\n    {p.stderr.strip()[:500]}"
     return None
@@ -95,10 +96,18 @@ CONFIGS = [
     ("dropout 0.4, nesterov + L1, exact", "sigmoid", "softmax", "log-likelihood", 16, 1,
      dict(optimizer="nesterov", eta=0.3, mu=0.5, lam1=1.0, dropout=[0.4, 0.4]),
      ["--reduction", "exact"]),
-    ("[2 ranks] dropout 0.3,0.1, adamw, batch 15", "sigmoid", "sigmoid", "cross-entropy", 15, 2,
-     dict(optimizer="adamw", eta=0.02, lam=1.0, dropout=[0.3, 0.1]), []),
-    ("[2 ranks] dropout 0.25, adam, exact", "tanh", "softmax", "log-likelihood", 16, 2,
-     dict(optimizer="adam", eta=0.01, dropout=[0.25, 0.25]), ["--reduction", "exact"]),
+] + [
+    # every way the gradients of ranks meet (run/reduce.h): fast mode's factors and split share
+    # the forward pass's workspace between ranks, so dropout must reach it there too
+    (f"[2 ranks, PARAPROP_REDUCE={way}] dropout 0.3,0.1, adamw, batch 15", "sigmoid", "sigmoid",
+     "cross-entropy", 15, 2, dict(optimizer="adamw", eta=0.02, lam=1.0, dropout=[0.3, 0.1],
+                                  reduce=way), [])
+    for way in ("mpi", "node", "factors", "split")
+] + [
+    (f"[2 ranks, PARAPROP_REDUCE={way}] dropout 0.25, adam, exact", "tanh", "softmax",
+     "log-likelihood", 16, 2, dict(optimizer="adam", eta=0.01, dropout=[0.25, 0.25], reduce=way),
+     ["--reduction", "exact"])
+    for way in ("mpi", "node")
 ]
 
 
@@ -147,7 +156,7 @@ for idx, (name, hid, out, cost, B, ranks, kw, extra) in enumerate(CONFIGS):
             "--run-dir", rundir] + argv_of(kw) + extra
     if ranks > 1:
         argv = ["mpiexec", "-n", str(ranks), "--oversubscribe", "--bind-to", "none"] + argv
-    err = run(argv)
+    err = run(argv, env={"PARAPROP_REDUCE": kw.get("reduce", "auto")})
     if err:
         print(f"FAIL {name}: paraprop {err}")
         failures.append(name)
