@@ -25,7 +25,7 @@ for c in "${configs[@]}"; do
   want=$(fingerprint_of "$dir/full$i.txt")
   [ -n "$want" ] || fail "$c: no fingerprint"
   # 230 / 16 = 15 steps per epoch: 10 is mid-epoch 1, 15 the epoch boundary, 20 mid-epoch 2
-  for s in 10 $([ $i -eq 1 ] && echo 15) 20; do
+  for s in $([ $i -eq 1 ] && echo 10 15) 20; do
     r="$dir/r$i-$s"; rm -rf "$r"; mkdir -p "$r/checkpoints"
     cp "$dir/full$i/checkpoints/$(printf 'step-%012d.h5' "$s")" "$r/checkpoints/"
     run "${args[@]}" --run-dir "$r" --checkpoint-every none > "$r.txt" || fail "$c: resume from $s failed"
