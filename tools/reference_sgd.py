@@ -16,6 +16,16 @@ averaged over its own size), and writes the resulting parameters in the same lay
             momentum:        vW <- mu vW - eta (gW + (lam/N) W);  W <- W + vW
                              vb <- mu vb - eta gb;                b <- b + vb
   (N = number of training samples; velocities start at zero.)
+  With L1 (lam1) the weights' gradient gains (lam1/N) sign(W) (sign(0) = 0) in every optimizer;
+  nesterov:  v <- mu v - eta g';  W <- W + mu v - eta g'   (g' = gW + (lam/N) W + (lam1/N) sign W)
+  adam:      m <- b1 m + (1-b1) g';  v <- b2 v + (1-b2) g'^2;  t <- t + 1
+             W <- W - eta (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+  adamw:     as adam with g' = gW + (lam1/N) sign W, and W <- W - eta (lam/N) W - (that step)
+  (biases: no L2, no L1, no decay.)
+  dropout:   unit j of hidden layer l of sample s (its index in the file) at global step k is
+             kept when word j%4 of Philox4x32-10(key seed, counter (j//4, s, k mod 2^32,
+             4 | l<<8 | (k>>32 mod 2^16)<<16)) >= floor(p 2^32); kept units are scaled by
+             1/(1-p): a^l <- a^l * f, and BP2 multiplies by f too (sigma' from the undropped a).
 
 usage: reference_sgd.py --init MODEL.h5 --data DATA.h5 --epochs E --batch-size B
                         --learning-rate ETA [--l2 LAM] [--momentum MU]
@@ -54,6 +64,35 @@ ACT = {
     "softmax": (softmax, None),
 }
 CLOSED_FORM = {("cross-entropy", "sigmoid"), ("log-likelihood", "softmax")}
+
+
+M32 = 0xFFFFFFFF
+
+
+def philox4x32(key, c0, c1, c2, c3):
+    """Philox4x32-10 (Salmon et al.) of uint64 arrays holding 32-bit words."""
+    c = [np.asarray(x, dtype=np.uint64) for x in np.broadcast_arrays(c0, c1, c2, c3)]
+    k0, k1 = np.uint64(key & M32), np.uint64((key >> 32) & M32)
+    m0, m1, mask = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57), np.uint64(M32)
+    for _ in range(10):
+        p0, p1 = m0 * c[0], m1 * c[2]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & mask, (p0 >> np.uint64(32)) ^ c[3] ^ k1,
+             p0 & mask]
+        k0 = np.uint64((int(k0) + 0x9E3779B9) & M32)
+        k1 = np.uint64((int(k1) + 0xBB67AE85) & M32)
+    return c
+
+
+def dropout_factors(seed, step, ids, layer, n, p):
+    """f = mask / (1 - p) for rows `ids` (training-set indices) and units 0..n-1 of `layer`."""
+    groups = (n + 3) // 4
+    g = np.arange(groups, dtype=np.uint64)[None, :]
+    s = np.asarray(ids, dtype=np.uint64)[:, None]
+    tag = 4 | (layer & 0xFF) << 8 | ((step >> 32) & 0xFFFF) << 16
+    words = philox4x32(seed, g, s, np.uint64(step & M32), np.uint64(tag))
+    bits = np.stack(words, axis=2).reshape(len(ids), groups * 4)[:, :n]
+    keep = bits >= np.uint64(int(p * 4294967296.0))
+    return keep.astype(np.float64) * (1.0 / (1.0 - p))
 
 
 def decode(v):
@@ -112,27 +151,45 @@ def cost_value(cost, a, y):
     return -np.sum(y * np.log(a + eps), axis=1)
 
 
-def forward(Ws, bs, acts, X):
-    As, Zs = [X], []
-    for W, b, act in zip(Ws, bs, acts):
+def forward(Ws, bs, acts, X, drop=None):
+    """drop: None or (seed, step, ids, [p of layer 1..L-1]); returns the dropped activations,
+    the z's, and per layer the factor f (None where nothing is dropped) and sigma'."""
+    As, Zs, Fs, Hs = [X], [], [], []
+    for l, (W, b, act) in enumerate(zip(Ws, bs, acts), start=1):
         z = As[-1] @ W.T + b
         Zs.append(z)
-        As.append(ACT[act][0](z))
-    return As, Zs
+        a = ACT[act][0](z)
+        f = None
+        if drop and l < len(Ws) and drop[3][l - 1] > 0:
+            f = dropout_factors(drop[0], drop[1], drop[2], l, a.shape[1], drop[3][l - 1])
+        Hs.append(a)
+        Fs.append(f)
+        As.append(a if f is None else a * f)
+    return As, Zs, Fs, Hs
 
 
-def train(Ws, bs, acts, cost, X, Y, epochs, B, eta, lam, mu, log=None):
+def train(Ws, bs, acts, cost, X, Y, epochs, B, eta, lam, mu, log=None, optimizer="sgd", lam1=0.0,
+          beta1=0.9, beta2=0.999, eps=1e-8, dropout=None, seed=1, state=None,
+          bias_correction=True, step_offset=0):
+    """dropout: None or the drop probability of each hidden layer. state (a dict, optional)
+    receives the optimizer state: vW, vb (velocity), mW, mb, sW, sb (Adam's m and v), t.
+    bias_correction=False and step_offset (added to the masks' step) exist for the tests'
+    negative controls."""
     N = X.shape[0]
     L = len(Ws)
     vW = [np.zeros_like(W) for W in Ws]
     vb = [np.zeros_like(b) for b in bs]
+    mW, mb = [np.zeros_like(W) for W in Ws], [np.zeros_like(b) for b in bs]
+    sW, sb = [np.zeros_like(W) for W in Ws], [np.zeros_like(b) for b in bs]
     steps = 0
     for epoch in range(1, epochs + 1):
         loss_sum = 0.0
         for start in range(0, N, B):
             x, y = X[start:start + B], Y[start:start + B]
             n = x.shape[0]
-            As, Zs = forward(Ws, bs, acts, x)
+            drop = (seed, steps + step_offset, np.arange(start, start + n), dropout) \
+                if dropout else None
+            As, Zs, Fs, Hs = forward(Ws, bs, acts, x, drop)
             loss_sum += cost_value(cost, As[-1], y).sum()
             delta = output_delta(cost, acts[-1], Zs[-1], As[-1], y)
             gW, gb = [None] * L, [None] * L
@@ -140,21 +197,43 @@ def train(Ws, bs, acts, cost, X, Y, epochs, B, eta, lam, mu, log=None):
                 gW[l] = delta.T @ As[l] / n
                 gb[l] = delta.sum(axis=0) / n
                 if l > 0:
-                    delta = (delta @ Ws[l]) * ACT[acts[l - 1]][1](Zs[l - 1], As[l])
+                    delta = (delta @ Ws[l]) * ACT[acts[l - 1]][1](Zs[l - 1], Hs[l - 1])
+                    if Fs[l - 1] is not None:
+                        delta = delta * Fs[l - 1]
+            t = steps + 1
             for l in range(L):
-                if mu > 0:
-                    vW[l] = mu * vW[l] - eta * (gW[l] + (lam / N) * Ws[l])
+                r1 = (lam1 / N) * np.sign(Ws[l])
+                if optimizer in ("adam", "adamw"):
+                    g = gW[l] + r1 + ((lam / N) * Ws[l] if optimizer == "adam" else 0.0)
+                    mW[l] = beta1 * mW[l] + (1 - beta1) * g
+                    sW[l] = beta2 * sW[l] + (1 - beta2) * g * g
+                    mb[l] = beta1 * mb[l] + (1 - beta1) * gb[l]
+                    sb[l] = beta2 * sb[l] + (1 - beta2) * gb[l] * gb[l]
+                    c1, c2 = (1 - beta1 ** t, 1 - beta2 ** t) if bias_correction else (1, 1)
+                    decay = eta * lam / N if optimizer == "adamw" else 0.0
+                    Ws[l] = Ws[l] - decay * Ws[l] - eta * (mW[l] / c1) / (np.sqrt(sW[l] / c2) + eps)
+                    bs[l] = bs[l] - eta * (mb[l] / c1) / (np.sqrt(sb[l] / c2) + eps)
+                elif optimizer == "nesterov":
+                    g = gW[l] + (lam / N) * Ws[l] + r1
+                    vW[l] = mu * vW[l] - eta * g
+                    vb[l] = mu * vb[l] - eta * gb[l]
+                    Ws[l] = Ws[l] + mu * vW[l] - eta * g
+                    bs[l] = bs[l] + mu * vb[l] - eta * gb[l]
+                elif mu > 0:
+                    vW[l] = mu * vW[l] - eta * (gW[l] + (lam / N) * Ws[l] + r1)
                     vb[l] = mu * vb[l] - eta * gb[l]
                     Ws[l] = Ws[l] + vW[l]
                     bs[l] = bs[l] + vb[l]
                 else:
-                    Ws[l] = (1.0 - eta * lam / N) * Ws[l] - eta * gW[l]
+                    Ws[l] = (1.0 - eta * lam / N) * Ws[l] - eta * (gW[l] + r1)
                     bs[l] = bs[l] - eta * gb[l]
             steps += 1
         if log:
             l2 = 0.5 * lam / N * sum(np.sum(W * W) for W in Ws)
             log(f"epoch {epoch}: mean train cost (during the epoch) {loss_sum / N:.6f}"
                 f" (+ L2 term {l2:.6f} at its end), {steps} steps")
+    if state is not None:
+        state.update(vW=vW, vb=vb, mW=mW, mb=mb, sW=sW, sb=sb, t=steps)
     return Ws, bs, vW, vb
 
 

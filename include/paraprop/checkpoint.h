@@ -37,8 +37,13 @@ typedef struct pp_train_state {
 
 typedef struct pp_checkpoint {
     pp_arch arch;
-    pp_real *params;   /* (nparams) */
-    pp_real *velocity; /* (nparams) or NULL (no momentum) */
+    pp_real *params;     /* (nparams) */
+    pp_real *velocity;   /* (nparams) or NULL (no momentum): sgd with μ > 0, nesterov */
+    pp_real *adam_m;     /* (nparams) Adam's first moment, or NULL (not adam/adamw) */
+    pp_real *adam_v;     /* (nparams) Adam's second moment, or NULL */
+    char optimizer[16];  /* sgd | nesterov | adam | adamw; "sgd" for files from before it was
+                            stored (they were all SGD) */
+    int64_t optimizer_t; /* steps the optimizer has taken (Adam's bias correction) */
     uint64_t seed;
     int64_t epoch;          /* completed epochs */
     int64_t step;           /* completed steps within the epoch in progress */
@@ -68,8 +73,8 @@ typedef struct pp_checkpoint {
 } pp_checkpoint;
 
 /* Reads and validates a checkpoint (seal, format, version, `complete`, shapes, checksums);
- * allocates params, velocity, config and metrics. A file without a seal (paraprop seals every
- * checkpoint it writes) is refused unless allow_unsealed is set (--allow-unsealed on).
+ * allocates params, velocity, the Adam moments, config and metrics. A file without a seal (paraprop
+ * seals every checkpoint it writes) is refused unless allow_unsealed is set (--allow-unsealed on).
  * PP_ERR_INPUT names the file and the problem. */
 pp_status pp_checkpoint_read(const char *path, int allow_unsealed, pp_checkpoint *ck);
 

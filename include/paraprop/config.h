@@ -39,6 +39,12 @@ typedef struct pp_config {
     pp_cost cost;
     int64_t epochs, batch_size;
     double eta, l2, momentum;
+    int optimizer;                 /* pp_optimizer (paraprop/optim.h) */
+    double beta1, beta2, adam_eps; /* adam, adamw */
+    double l1;                     /* L1 strength λ₁ */
+    char dropout[512];             /* --dropout as given, normalised */
+    int ndrop;                     /* values in drop_p: 1 (every hidden layer) or L − 1 */
+    double drop_p[PP_MAX_LAYERS + 1];
     uint64_t seed;
     pp_init init;
     int shuffle;
@@ -88,6 +94,9 @@ pp_status pp_config_load_file(pp_config *c, int cmd, const char *path);
 
 /* Validates the combination (pairs, sizes, required options) and fills L/sizes. */
 pp_status pp_config_check(pp_config *c, int cmd);
+
+/* The drop probability of hidden layer l (1 … L − 1) under --dropout; 0 elsewhere. */
+double pp_config_dropout(const pp_config *c, int l);
 
 /* Writes the resolved configuration as key = value lines. Returns a malloc'd string. */
 char *pp_config_format(const pp_config *c, int cmd);

@@ -30,7 +30,8 @@ void pp_data_free(pp_data *x);
 /* Checks labels in [0, k) and float inputs/targets finite; names `what` in the message. */
 pp_status pp_data_validate(const pp_data *x, const char *what);
 
-/* Copies samples ids[r0…r1) into rows r0…r1 of ws->act[0] and ws->y. */
+/* Copies samples ids[r0…r1) into rows r0…r1 of ws->act[0] and ws->y (and the ids into ws->ids
+ * when the workspace drops units). */
 void pp_data_gather(const pp_data *x, const uint32_t *ids, pp_workspace *ws, size_t r0, size_t r1);
 
 #ifdef __cplusplus

@@ -58,13 +58,27 @@ int pp_init_parse(const char *s);
 /* Weight initialisation from the counter-based RNG keyed by the seed and the parameter index. */
 void pp_net_init_params(const pp_arch *a, pp_init kind, uint64_t seed, pp_real *params);
 
+/* Inverted dropout of hidden units during training: unit j of hidden layer l is kept with
+ * probability 1 − p[l] and then scaled by 1/(1 − p[l]), so evaluation, which drops nothing, needs
+ * no rescaling. The mask depends only on (seed, step, sample index, layer, unit)
+ * (pp_rng_dropout4), never on ranks, threads or blocks. */
+typedef struct pp_dropout {
+    double p[PP_MAX_LAYERS + 1]; /* drop probability of layer l's units, l = 1…L−1 (0: none) */
+    uint64_t seed;
+    uint64_t step; /* the global step whose masks are drawn */
+} pp_dropout;
+
 /* Scratch for up to `rows` samples, shared by a rank's threads (each works on its own rows). */
 typedef struct pp_workspace {
     size_t rows;
-    pp_real *act[PP_MAX_LAYERS + 1];   /* Aˡ (rows × nₗ); act[0] is the input block */
+    pp_real *act[PP_MAX_LAYERS + 1];   /* Aˡ (rows × nₗ); act[0] is the input block; with
+                                          dropout, hidden Aˡ holds σ(Zˡ) ⊙ mask / (1 − p) */
     pp_real *delta[PP_MAX_LAYERS + 1]; /* Δˡ (rows × nₗ), l = 1…L */
     pp_real *zout;                     /* Zᴸ (rows × n_L), for the stable cost forms */
     pp_real *y;                        /* targets (rows × n_L) */
+    const pp_dropout *drop;            /* NULL: no dropout (evaluation, prediction) */
+    uint32_t *ids;                     /* (rows) training-set index of each row, with drop */
+    pp_real *dmul[PP_MAX_LAYERS + 1]; /* (rows × nₗ) mask / (1 − p) ⊙ σ'(Zˡ), dropped layers */
 } pp_workspace;
 
 pp_status pp_workspace_init(pp_workspace *ws, const pp_arch *a, size_t rows);
@@ -73,6 +87,14 @@ void pp_workspace_free(pp_workspace *ws);
  * node-shared block whose rows several ranks fill; never passed to pp_workspace_free. */
 size_t pp_workspace_bytes(const pp_arch *a, size_t rows);
 void pp_workspace_place(pp_workspace *ws, const pp_arch *a, size_t rows, void *mem);
+
+/* Makes ws drop units as d says (d must outlive ws; nothing happens when every p is 0):
+ * allocates ids and the dmul of the dropped layers. pp_data_gather fills ids; a caller that
+ * fills act[0] itself fills ids too. PP_ERR_NOMEM. */
+pp_status pp_workspace_dropout(pp_workspace *ws, const pp_arch *a, const pp_dropout *d);
+/* Frees what pp_workspace_dropout allocated (pp_workspace_free does it too); for a placed
+ * workspace, whose other buffers the caller owns. */
+void pp_workspace_dropout_free(pp_workspace *ws);
 
 /* The engines that run the matrix products now, e.g. "auto: oneDNN 2.6.3 avx512_core for
  * M,N,K >= 32 or MNK >= 2^22, own AVX-512 below (BLAS OpenBLAS 0.3.21 SKYLAKEX)", "exact: own
@@ -89,11 +111,13 @@ const char *pp_net_kernels(void);
  * when it is loaded, so a program must restart itself with it (src/app/main.c does). */
 const char *pp_net_blas_core_wanted(const char **detected);
 
-/* Forward pass of rows [r0, r1) of act[0]: fills act[1…L] and zout. */
+/* Forward pass of rows [r0, r1) of act[0]: fills act[1…L] and zout (and, with ws->drop,
+ * applies the masks of ws->drop->step to the hidden layers and fills dmul). */
 void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
                     size_t r1);
 
-/* BP1 and BP2 for rows [r0, r1): fills delta[L…1] from act, zout and y. Returns the sum of the
+/* BP1 and BP2 for rows [r0, r1): fills delta[L…1] from act, zout and y (dropped layers:
+ * Δˡ = (Δˡ⁺¹ Wˡ⁺¹) ⊙ σ'(Zˡ) ⊙ mask / (1 − p), from dmul). Returns the sum of the
  * rows' costs Cₓ (without the L2 term), in double. */
 double pp_net_backward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
                        size_t r1);

@@ -96,7 +96,10 @@ int cmd_inspect(int argc, char **argv)
            (long long)ck.threads, ck.elapsed);
     printf("data: %s (%lld samples × %lld inputs, %lld outputs)\n", ck.data_path,
            (long long)ck.data_samples, (long long)ck.data_inputs, (long long)ck.data_outputs);
-    printf("optimizer state: %s\n", ck.velocity ? "momentum velocity" : "none (plain SGD)");
+    printf("optimizer: %s, %lld step(s); state: %s\n", ck.optimizer, (long long)ck.optimizer_t,
+           ck.adam_m     ? "first and second moments (/optimizer/m, /optimizer/v)"
+           : ck.velocity ? "momentum velocity"
+                         : "none (plain SGD)");
     if (ck.nmetrics) {
         const pp_metrics_row *r = &ck.metrics[ck.nmetrics - 1];
         printf("last epoch %lld: train_loss %.4f", (long long)r->epoch, r->train_loss);

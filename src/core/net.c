@@ -76,9 +76,11 @@ void pp_workspace_free(pp_workspace *ws)
     for (int l = 0; l <= PP_MAX_LAYERS; l++) {
         free(ws->act[l]);
         free(ws->delta[l]);
+        free(ws->dmul[l]);
     }
     free(ws->zout);
     free(ws->y);
+    free(ws->ids);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -148,6 +150,54 @@ void pp_workspace_place(pp_workspace *ws, const pp_arch *a, size_t rows, void *m
     ws->y = (pp_real *)(void *)p;
 }
 
+pp_status pp_workspace_dropout(pp_workspace *ws, const pp_arch *a, const pp_dropout *d)
+{
+    int any = 0;
+    for (int l = 1; l < a->L; l++) any = any || d->p[l] > 0;
+    if (!any) return pp_ok();
+    int ok = (ws->ids = malloc((ws->rows ? ws->rows : 1) * sizeof *ws->ids)) != NULL;
+    for (int l = 1; l < a->L && ok; l++)
+        if (d->p[l] > 0) ok = (ws->dmul[l] = alloc_real(ws->rows, a->n[l])) != NULL;
+    if (!ok)
+        return pp_error(PP_ERR_NOMEM, "cannot allocate the dropout masks of %zu samples", ws->rows);
+    ws->drop = d;
+    return pp_ok();
+}
+
+void pp_workspace_dropout_free(pp_workspace *ws)
+{
+    for (int l = 0; l <= PP_MAX_LAYERS; l++) {
+        free(ws->dmul[l]);
+        ws->dmul[l] = NULL;
+    }
+    free(ws->ids);
+    ws->ids = NULL;
+    ws->drop = NULL;
+}
+
+/* Row i of hidden layer l, h = σ(Zˡ) in place: h ← h ⊙ f and dm ← σ'(h) ⊙ f with
+ * f = mask / (1 − p), so BP2 needs one product and σ' still sees the undropped activation. */
+static void dropout_row(const pp_arch *a, const pp_dropout *d, int l, uint32_t sample, pp_real *h,
+                        pp_real *dm)
+{
+    const size_t n = a->n[l];
+    const double p = d->p[l];
+    /* keep when the 32 bits are ≥ ⌊p·2^32⌋: p < 1, so the threshold fits */
+    const uint32_t thr = (uint32_t)(p * 4294967296.0);
+    const pp_real scale = (pp_real)(1.0 / (1.0 - p));
+    for (size_t j = 0; j < n; j++) dm[j] = 1;
+    pp_act_mul_deriv(a->hidden, h, dm, n);
+    for (size_t g = 0; g * 4 < n; g++) {
+        uint32_t bits[4];
+        pp_rng_dropout4(d->seed, d->step, sample, l, (uint32_t)g, bits);
+        for (size_t u = 0; u < 4 && g * 4 + u < n; u++) {
+            const pp_real f = bits[u] >= thr ? scale : 0;
+            h[g * 4 + u] *= f;
+            dm[g * 4 + u] *= f;
+        }
+    }
+}
+
 void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0, size_t r1)
 {
     const int m = (int)(r1 - r0);
@@ -167,6 +217,9 @@ void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, s
             for (size_t j = 0; j < nout; j++) zr[j] += b[j];
             if (l == a->L) memcpy(out + (size_t)i * nout, zr, nout * sizeof *zr);
             pp_act_apply(act, out + (size_t)i * nout, nout);
+            if (l < a->L && ws->drop && ws->drop->p[l] > 0)
+                dropout_row(a, ws->drop, l, ws->ids[r0 + (size_t)i], out + (size_t)i * nout,
+                            ws->dmul[l] + (r0 + (size_t)i) * nout);
         }
     }
 }
@@ -245,7 +298,13 @@ double pp_net_backward(const pp_arch *a, const pp_real *params, pp_workspace *ws
         pp_real *dp = ws->delta[l - 1] + r0 * nin;   /* (m, nin) */
         /* BP2: Δˡ⁻¹ = (Δˡ Wˡ) ⊙ σ'(Aˡ⁻¹) */
         pp_mm_nn(m, (int)nin, (int)nout, d, (int)nout, 1, w, (int)nin, dp, (int)nin);
-        pp_act_mul_deriv(a->hidden, ws->act[l - 1] + r0 * nin, dp, (size_t)m * nin);
+        if (ws->drop && ws->drop->p[l - 1] > 0) {
+            /* σ'(Zˡ⁻¹) ⊙ mask / (1 − p), kept by the forward pass */
+            const pp_real *dm = ws->dmul[l - 1] + r0 * nin;
+            for (size_t i = 0; i < (size_t)m * nin; i++) dp[i] *= dm[i];
+        } else {
+            pp_act_mul_deriv(a->hidden, ws->act[l - 1] + r0 * nin, dp, (size_t)m * nin);
+        }
     }
     return cost;
 }

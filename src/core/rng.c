@@ -65,6 +65,15 @@ double pp_rng_normal(uint64_t seed, uint32_t purpose, uint32_t stream, uint64_t 
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
 }
 
+void pp_rng_dropout4(uint64_t seed, uint64_t step, uint32_t sample, int layer, uint32_t g,
+                     uint32_t out[4])
+{
+    const uint32_t ctr[4] = {g, sample, (uint32_t)step,
+                             (uint32_t)PP_RNG_DROPOUT | ((uint32_t)layer & 0xffu) << 8 |
+                                 (uint32_t)((step >> 32) & 0xffffu) << 16};
+    pp_philox4x32(seed, ctr, out);
+}
+
 void pp_rng_permutation(uint64_t seed, uint32_t epoch, size_t n, uint32_t *perm)
 {
     for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;

@@ -14,8 +14,9 @@
 
 #include "core/fault.h"
 #include "h5util.h"
-#include "paraprop/seal.h"
 #include "paraprop/fingerprint.h"
+#include "paraprop/optim.h"
+#include "paraprop/seal.h"
 
 #if PP_DOUBLE
 #define H5_REAL_MEM H5T_NATIVE_DOUBLE
@@ -37,6 +38,8 @@ void pp_checkpoint_free(pp_checkpoint *ck)
     if (!ck) return;
     free(ck->params);
     free(ck->velocity);
+    free(ck->adam_m);
+    free(ck->adam_v);
     free(ck->config);
     free(ck->metrics);
     memset(ck, 0, sizeof *ck);
@@ -143,7 +146,16 @@ static int write_file(const char *tmp, pp_checkpoint *ck)
     if (!rc) rc |= write_string_dataset(m, "cost", &cost, 1, 1);
     pp_h5_close(m);
     if (!rc) rc |= write_layers(f, "/model", a, ck->params) ? -1 : 0;
+    /* /optimizer always, so that a reader knows the optimizer even when it keeps no state; the
+     * velocity stays at /optimizer/layer_<l>, where files before Adam keep it */
+    hid_t og = rc ? -1 : H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (og < 0) rc = -1;
+    if (!rc) rc |= pp_h5_write_attr_string(og, "name", *ck->optimizer ? ck->optimizer : "sgd");
+    if (!rc) rc |= pp_h5_write_attr_i64(og, "t", ck->optimizer_t);
+    pp_h5_close(og);
     if (!rc && ck->velocity) rc |= write_layers(f, "/optimizer", a, ck->velocity);
+    if (!rc && ck->adam_m) rc |= write_layers(f, "/optimizer/m", a, ck->adam_m);
+    if (!rc && ck->adam_v) rc |= write_layers(f, "/optimizer/v", a, ck->adam_v);
 
     hid_t mg = H5Gcreate2(f, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (mg < 0) rc = -1;
@@ -302,6 +314,50 @@ static pp_status read_layers(hid_t f, const char *path, const char *group, const
     return pp_ok();
 }
 
+/* The optimizer's name, step count and Adam moments. Files from before they were stored hold
+ * at most a velocity at /optimizer/layer_<l>: they were written by SGD. */
+static pp_status read_optimizer(hid_t f, const char *path, pp_checkpoint *ck)
+{
+    snprintf(ck->optimizer, sizeof ck->optimizer, "sgd");
+    ck->optimizer_t = -1; /* absent: every step was an SGD step (read_body) */
+    if (!pp_h5_exists(f, "/optimizer")) return pp_ok();
+    hid_t g = H5Gopen2(f, "/optimizer", H5P_DEFAULT);
+    if (g < 0) return pp_error(PP_ERR_INPUT, "%s: '/optimizer' is not a group", path);
+    pp_status st = pp_ok();
+    if (H5Aexists(g, "name") > 0)
+        st = pp_h5_attr_string(g, "name", ck->optimizer, sizeof ck->optimizer, path);
+    const int has_t = H5Aexists(g, "t") > 0;
+    if (!st.code && has_t) st = pp_h5_attr_i64(g, "t", &ck->optimizer_t, path);
+    pp_h5_close(g);
+    PP_TRY(st);
+    if (has_t && ck->optimizer_t < 0)
+        return pp_error(PP_ERR_INPUT, "%s: /optimizer: step count t = %lld is negative", path,
+                        (long long)ck->optimizer_t);
+    const int kind = pp_optimizer_parse(ck->optimizer);
+    if (kind < 0)
+        return pp_error(PP_ERR_INPUT,
+                        "%s: /optimizer: unknown optimizer '%s' (sgd, nesterov, adam, adamw)", path,
+                        ck->optimizer);
+    if (kind == PP_OPT_NESTEROV && !ck->velocity)
+        return pp_error(PP_ERR_INPUT,
+                        "%s: /optimizer: nesterov without its velocity "
+                        "(/optimizer/layer_<l>): damaged file",
+                        path);
+    if (kind != PP_OPT_ADAM && kind != PP_OPT_ADAMW) return pp_ok();
+    if (!pp_h5_exists(f, "/optimizer/m/layer_1") || !pp_h5_exists(f, "/optimizer/v/layer_1"))
+        return pp_error(PP_ERR_INPUT,
+                        "%s: /optimizer: %s without its moments (/optimizer/m, /optimizer/v): "
+                        "damaged file",
+                        path, ck->optimizer);
+    ck->adam_m = malloc(ck->arch.nparams * sizeof *ck->adam_m);
+    ck->adam_v = malloc(ck->arch.nparams * sizeof *ck->adam_v);
+    if (!ck->adam_m || !ck->adam_v)
+        return pp_error(PP_ERR_NOMEM, "%s: cannot allocate the Adam moments", path);
+    PP_TRY(read_layers(f, path, "/optimizer/m", &ck->arch, ck->adam_m, &ck->unchecksummed));
+    PP_TRY(read_layers(f, path, "/optimizer/v", &ck->arch, ck->adam_v, &ck->unchecksummed));
+    return pp_ok();
+}
+
 /* The global step, checked against the position it must equal. Checkpoints written before it
  * was stored get it from that position. */
 static pp_status read_global_step(hid_t f, const char *path, pp_checkpoint *ck)
@@ -413,6 +469,7 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
         if (!ck->velocity) return pp_error(PP_ERR_NOMEM, "%s: cannot allocate the velocity", path);
         PP_TRY(read_layers(f, path, "/optimizer", &ck->arch, ck->velocity, &ck->unchecksummed));
     }
+    PP_TRY(read_optimizer(f, path, ck));
 
     /* position and provenance */
     PP_TRY(pp_h5_attr_i64(f, "seed", &v, path));
@@ -439,6 +496,7 @@ static pp_status read_body(hid_t f, const char *path, pp_checkpoint *ck)
         ck->loss_count < 0)
         return pp_error(PP_ERR_INPUT, "%s: negative epoch/step/samples_seen/batch_size", path);
     PP_TRY(read_global_step(f, path, ck));
+    if (ck->optimizer_t < 0) ck->optimizer_t = ck->global_step;
     char fp[65];
     pp_params_fingerprint(ck->params, ck->arch.nparams, fp);
     if (strcmp(fp, ck->fingerprint) != 0)

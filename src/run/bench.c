@@ -38,6 +38,7 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
         size_t n = N - pos < B ? N - pos : B;
         int stop;
         double c;
+        t.drop.step = (uint64_t)i;
         if (!st.code) st = trainer_step(&t, t.perm + pos, n, 0, &stop, &c); /* barrier failed? */
         pos += n;
     }

@@ -1,6 +1,7 @@
 /* The option table and its parsers: command line, config files, help and config.txt all come
  * from the one table below, so they cannot disagree. */
 #include "paraprop/config.h"
+#include "paraprop/optim.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -31,7 +32,10 @@ typedef enum {
     T_MONITOR,
     T_SCHED,
     T_DMODE,
-    T_BYTES
+    T_BYTES,
+    T_OPT,  /* optimizer name */
+    T_PROB, /* a number in [0, 1) */
+    T_DROP  /* P or P1,P2,…: each in [0, 1) */
 } otype;
 
 typedef struct opt {
@@ -66,7 +70,25 @@ static const opt OPTS[] = {
     {"l2", T_DBL, O(l2), MODEL, "0", "L2 strength λ (weight decay ηλ/N, N = training samples)", 0,
      1e12},
     {"momentum", T_DBL, O(momentum), TRAINLIKE, "0", "momentum μ in [0, 1)", 0, 0.999999},
-    {"seed", T_U64, O(seed), MODEL, "1", "seed of the initialisation and the shuffle", 0, 0},
+    {"optimizer", T_OPT, O(optimizer), TRAINLIKE, "sgd",
+     "sgd | nesterov | adam | adamw: sgd is plain or, with --momentum, momentum SGD; nesterov "
+     "needs --momentum > 0; adam has L2 in its gradient, adamw decays the weights by ηλ/N beside "
+     "the adaptive step (both with bias correction)",
+     0, 0},
+    {"beta1", T_PROB, O(beta1), TRAINLIKE, "0.9",
+     "adam, adamw: decay β₁ of the first moment, in [0, 1)", 0, 0},
+    {"beta2", T_PROB, O(beta2), TRAINLIKE, "0.999",
+     "adam, adamw: decay β₂ of the second moment, in [0, 1)", 0, 0},
+    {"adam-epsilon", T_DBL, O(adam_eps), TRAINLIKE, "1e-8",
+     "adam, adamw: ε > 0 in the step's denominator √v̂ + ε", 0, 1},
+    {"l1", T_DBL, O(l1), MODEL, "0",
+     "L1 strength λ₁ (subgradient (λ₁/N)·sign(w) on the weights, N = training samples)", 0, 1e12},
+    {"dropout", T_DROP, O(dropout), MODEL, "0",
+     "P | P1,…,P(L-1): drop probability in [0, 1) of the units of every hidden layer (one value) "
+     "or of each (inverted dropout, masks keyed by seed, step, sample and unit; training only)",
+     0, 0},
+    {"seed", T_U64, O(seed), MODEL, "1",
+     "seed of the initialisation, the shuffle and the dropout masks", 0, 0},
     {"init", T_INIT, O(init), MODEL, "normalized",
      "normalized: N(0,1/n_in) weights, N(0,1) biases | large: N(0,1) both", 0, 0},
     {"shuffle", T_ONOFF, O(shuffle), TRAINLIKE, "on",
@@ -267,6 +289,59 @@ pp_status pp_config_parse_stop(const char *s, int64_t *n, int *unit)
 
 static pp_status parse_layers(pp_config *c);
 
+/* One number in [0, 1): probabilities and Adam's decays. */
+static int parse_prob(const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno || !isfinite(x) || x < 0 || x >= 1) return 0;
+    *out = x;
+    return 1;
+}
+
+static pp_status parse_dropout(pp_config *c, const char *v)
+{
+    char buf[512], norm[512];
+    if (strlen(v) >= sizeof buf)
+        return pp_error(PP_ERR_USAGE, "--dropout: value is longer than %zu characters",
+                        sizeof buf - 1);
+    snprintf(buf, sizeof buf, "%s", v);
+    double p[PP_MAX_LAYERS + 1];
+    int n = 0;
+    size_t len = 0;
+    norm[0] = '\0';
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (n == PP_MAX_LAYERS - 1)
+            return pp_error(PP_ERR_USAGE, "--dropout: at most %d values (one per hidden layer)",
+                            PP_MAX_LAYERS - 1);
+        if (!parse_prob(tok, &p[n]))
+            return pp_error(PP_ERR_USAGE,
+                            "--dropout: expected drop probabilities in [0, 1) separated by "
+                            "commas, got '%s'",
+                            v);
+        len += (size_t)snprintf(norm + len, sizeof norm - len, "%s%.17g", n ? "," : "", p[n]);
+        n++;
+    }
+    /* strtok_r skips empty fields: ",0.5" or "0.5,,0.2" would pass silently */
+    if (n == 0 || v[0] == ',' || v[strlen(v) - 1] == ',' || strstr(v, ",,"))
+        return pp_error(PP_ERR_USAGE,
+                        "--dropout: expected drop probabilities in [0, 1) separated by commas, got "
+                        "'%s'",
+                        v);
+    c->ndrop = n;
+    memcpy(c->drop_p, p, (size_t)n * sizeof *p);
+    snprintf(c->dropout, sizeof c->dropout, "%s", norm);
+    return pp_ok();
+}
+
+double pp_config_dropout(const pp_config *c, int l)
+{
+    if (l < 1 || l >= c->L || c->ndrop < 1) return 0;
+    return c->ndrop == 1 ? c->drop_p[0] : l - 1 < c->ndrop ? c->drop_p[l - 1] : 0;
+}
+
 static pp_status set_opt(pp_config *c, const opt *o, const char *v)
 {
     char *base = (char *)c + o->off;
@@ -366,6 +441,21 @@ static pp_status set_opt(pp_config *c, const opt *o, const char *v)
     }
     case T_BYTES:
         return pp_config_parse_bytes(o->name, v, (int64_t *)base);
+    case T_OPT: {
+        int k = pp_optimizer_parse(v);
+        if (k < 0)
+            return pp_error(PP_ERR_USAGE,
+                            "--optimizer: unknown optimizer '%s' (sgd, nesterov, adam, adamw)", v);
+        *(int *)base = k;
+        return pp_ok();
+    }
+    case T_PROB:
+        if (!parse_prob(v, (double *)base))
+            return pp_error(PP_ERR_USAGE, "--%s: expected a number in [0, 1), got '%s'", o->name,
+                            v);
+        return pp_ok();
+    case T_DROP:
+        return parse_dropout(c, v);
     case T_EVERY:
         return pp_config_parse_every(v, &c->ckpt_every, &c->ckpt_unit);
     case T_STOP:
@@ -566,6 +656,48 @@ static pp_status parse_layers(pp_config *c)
     return pp_ok();
 }
 
+/* Pairs of optimizer and regularisation options that cannot mean what they say. */
+static pp_status check_regularisers(const pp_config *c, int cmd)
+{
+    const int hidden = c->L - 1;
+    if (c->ndrop > 1 && c->ndrop != hidden)
+        return pp_error(PP_ERR_USAGE,
+                        "--dropout %s has %d values but --layers %s has %d hidden layer(s): give "
+                        "one value for every hidden layer or one value each",
+                        c->dropout, c->ndrop, c->layers, hidden);
+    for (int i = 0; hidden == 0 && i < c->ndrop; i++)
+        if (c->drop_p[i] > 0)
+            return pp_error(PP_ERR_USAGE,
+                            "--dropout %s: --layers %s has no hidden layer to drop units from",
+                            c->dropout, c->layers);
+    if (!(cmd & TRAINLIKE)) return pp_ok();
+    const int adam = c->optimizer == PP_OPT_ADAM || c->optimizer == PP_OPT_ADAMW;
+    const char *name = pp_optimizer_name((pp_optimizer)c->optimizer);
+    if (adam && c->momentum != 0)
+        return pp_error(PP_ERR_USAGE,
+                        "--momentum %g does not apply to --optimizer %s, which keeps its own "
+                        "moments (--beta1, --beta2): drop --momentum, or use --optimizer sgd or "
+                        "nesterov",
+                        c->momentum, name);
+    if (c->optimizer == PP_OPT_NESTEROV && c->momentum == 0)
+        return pp_error(PP_ERR_USAGE,
+                        "--optimizer nesterov needs --momentum μ > 0 (with μ = 0 it is plain sgd)");
+    /* the defaults of the option table: a changed value with sgd or nesterov would be ignored */
+    if (!adam && (c->beta1 != 0.9 || c->beta2 != 0.999 || c->adam_eps != 1e-8))
+        return pp_error(PP_ERR_USAGE,
+                        "--%s applies to --optimizer adam or adamw only, this run has --optimizer "
+                        "%s",
+                        c->beta1 != 0.9     ? "beta1"
+                        : c->beta2 != 0.999 ? "beta2"
+                                            : "adam-epsilon",
+                        name);
+    if (!(c->adam_eps > 0))
+        return pp_error(PP_ERR_USAGE,
+                        "--adam-epsilon must be above 0 (a parameter whose gradient is always 0 "
+                        "would divide 0 by 0)");
+    return pp_ok();
+}
+
 pp_status pp_config_check(pp_config *c, int cmd)
 {
     if ((cmd & (TRAINLIKE | PP_CMD_EVAL)) && !*c->data)
@@ -582,6 +714,7 @@ pp_status pp_config_check(pp_config *c, int cmd)
     PP_TRY(pp_arch_init(&a, c->L, c->sizes, c->hidden, c->output, c->cost));
     if ((cmd & PP_CMD_TRAIN) && !*c->run_dir)
         return pp_error(PP_ERR_USAGE, "--run-dir must not be empty");
+    PP_TRY(check_regularisers(c, cmd));
     if (*c->resume && *c->init_from)
         return pp_error(PP_ERR_USAGE,
                         "--resume and --init-from exclude each other (resume continues a run; "
@@ -612,7 +745,14 @@ static void format_value(const pp_config *c, const opt *o, char *buf, size_t n)
         snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)base);
         break;
     case T_DBL:
+    case T_PROB:
         snprintf(buf, n, "%.17g", *(const double *)base);
+        break;
+    case T_OPT:
+        snprintf(buf, n, "%s", pp_optimizer_name((pp_optimizer) * (const int *)base));
+        break;
+    case T_DROP:
+        snprintf(buf, n, "%s", c->dropout);
         break;
     case T_ACT:
         snprintf(buf, n, "%s", pp_activation_name(*(const pp_activation *)base));

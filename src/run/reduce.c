@@ -186,6 +186,7 @@ pp_status node_factors_init(node_factors *f, pp_comm *c, const pp_arch *a, size_
 
 void node_factors_free(node_factors *f)
 {
+    for (int k = 0; k < 2; k++) pp_workspace_dropout_free(&f->ws[k]); /* private, malloc'd */
     if (f->win) pp_shared_free(f->win); /* the workspaces live in it */
     memset(f, 0, sizeof *f);
 }

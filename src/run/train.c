@@ -44,7 +44,11 @@ static void describe(const trainer *t, const loop_state *s, char *config, pp_che
     memset(ck, 0, sizeof *ck);
     ck->arch = t->arch;
     ck->params = t->params;
-    ck->velocity = t->cfg->momentum != 0 ? t->vel : NULL;
+    ck->velocity = t->ost.vel;
+    ck->adam_m = t->ost.m;
+    ck->adam_v = t->ost.v;
+    snprintf(ck->optimizer, sizeof ck->optimizer, "%s", pp_optimizer_name(t->opt.kind));
+    ck->optimizer_t = t->ost.t;
     ck->seed = t->cfg->seed;
     ck->epoch = s->epoch;
     ck->step = s->step;
@@ -196,7 +200,15 @@ static pp_status check_match(const trainer *t, const pp_checkpoint *ck, const ch
             return pp_error(PP_ERR_USAGE, "cannot resume from %s: --%s %s, this run %s", path,
                             same[i], theirs, mine);
     }
-    if (t->cfg->momentum != 0 && !ck->velocity)
+    /* another optimizer's state is no start for this one: a new run from the weights is */
+    const char *want = pp_optimizer_name(t->opt.kind);
+    if (strcmp(ck->optimizer, want) != 0)
+        return pp_error(PP_ERR_USAGE,
+                        "cannot resume from %s: it was trained with --optimizer %s, this run has "
+                        "--optimizer %s, whose state would start from nothing; resume with "
+                        "--optimizer %s, or start a new run from its weights with --init-from",
+                        path, ck->optimizer, want, ck->optimizer);
+    if (t->ost.vel && !ck->velocity)
         return pp_error(PP_ERR_USAGE,
                         "cannot resume from %s: it holds no momentum velocity (written with "
                         "--momentum 0) but this run has --momentum %g, whose velocity would "
@@ -217,8 +229,11 @@ static pp_status resume_from(trainer *t, loop_state *s, const char *path, FILE *
         return st;
     }
     memcpy(t->params, ck.params, t->arch.nparams * sizeof *t->params);
-    if (ck.velocity && t->cfg->momentum != 0)
-        memcpy(t->vel, ck.velocity, t->arch.nparams * sizeof *t->vel);
+    if (ck.velocity && t->ost.vel)
+        memcpy(t->ost.vel, ck.velocity, t->arch.nparams * sizeof *t->ost.vel);
+    if (ck.adam_m && t->ost.m) memcpy(t->ost.m, ck.adam_m, t->arch.nparams * sizeof *t->ost.m);
+    if (ck.adam_v && t->ost.v) memcpy(t->ost.v, ck.adam_v, t->arch.nparams * sizeof *t->ost.v);
+    t->ost.t = ck.optimizer_t;
     s->epoch = ck.epoch;
     s->step = ck.step;
     s->gstep = ck.global_step;
@@ -350,6 +365,7 @@ static pp_status run_loop(trainer *t, loop_state *s, char *config, FILE *log, in
             double c = 0;
             /* a function of the stored state only, so every rank and a resume agree */
             t->opt.eta = schedule_eta(&s->sched, cfg->eta, cfg->epochs, S, s->gstep, &s->ts);
+            t->drop.step = (uint64_t)s->gstep; /* this step's dropout masks */
             /* any rank's request stops every rank after this step (the step agrees on it) */
             pp_status st =
                 trainer_step(t, t->perm + lo, n, pp_signals_pending() || budget, &stop, &c);

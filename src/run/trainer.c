@@ -225,9 +225,8 @@ static pp_status alloc_state(trainer *t)
     size_t P = t->arch.nparams;
     t->params = malloc(P * sizeof *t->params);
     t->grad = malloc(P * sizeof *t->grad);
-    t->vel = calloc(P, sizeof *t->vel);
     t->perm = malloc((t->info.n_train ? t->info.n_train : 1) * sizeof *t->perm);
-    if (!t->params || !t->grad || !t->vel || !t->perm)
+    if (!t->params || !t->grad || !t->perm)
         return pp_error(PP_ERR_NOMEM, "cannot allocate %zu parameters (%.1f MiB each copy)", P,
                         (double)P * sizeof(pp_real) / 1048576.0);
     /* the largest shard any rank gets */
@@ -242,7 +241,10 @@ static pp_status alloc_state(trainer *t)
         }
         if (hi - lo > rows) rows = hi - lo;
     }
+    PP_TRY(pp_optim_state_init(&t->ost, &t->opt, P));
     PP_TRY(pp_workspace_init(&t->ws, &t->arch, rows));
+    /* only the training workspace drops units: evaluation (ews) never does */
+    PP_TRY(pp_workspace_dropout(&t->ws, &t->arch, &t->drop));
     PP_TRY(pp_workspace_init(&t->ews, &t->arch, 256));
     if (t->cfg->exact) PP_TRY(pp_exact_init(&t->ex, &t->arch, t->T));
     return pp_ok();
@@ -262,7 +264,12 @@ static pp_status setup_reduce(trainer *t)
     else if (t->red == REDUCE_FACTORS || t->red == REDUCE_SPLIT) {
         st = node_factors_init(&t->nf, t->comm, &t->arch, (size_t)t->cfg->batch_size,
                                t->red == REDUCE_SPLIT);
-        t->rowids = st.code ? NULL : malloc((size_t)t->cfg->batch_size * sizeof *t->rowids);
+        /* dropout in the shared workspaces: the masks and their sample keys stay private, as
+         * only this rank's rows use them; the dropped activations and errors that ∇W reads
+         * are in the shared rows */
+        for (int k = 0; k < 2 && !st.code; k++)
+            st = pp_workspace_dropout(&t->nf.ws[k], &t->arch, &t->drop);
+        if (!st.code) t->rowids = malloc((size_t)t->cfg->batch_size * sizeof *t->rowids);
         if (!st.code && !t->rowids)
             st = pp_error(PP_ERR_NOMEM, "out of memory for the batch's row table");
         st = pp_comm_agree(t->comm, st);
@@ -272,11 +279,14 @@ static pp_status setup_reduce(trainer *t)
 }
 
 /* Memory a rank will need, to refuse absurd sizes before allocating. */
-static double bytes_needed(const pp_arch *a, size_t rows, int exact, int T)
+static double bytes_needed(const pp_arch *a, const pp_config *cfg, size_t rows, int exact, int T)
 {
     double P = (double)a->nparams, act = 0;
     for (int l = 0; l <= a->L; l++) act += (double)a->n[l];
-    double b = 3 * P * sizeof(pp_real) + 2 * (double)(rows + 256) * act * sizeof(pp_real);
+    /* parameters, gradient, and the optimizer's copies (Adam: two) */
+    const int adam = cfg->optimizer == PP_OPT_ADAM || cfg->optimizer == PP_OPT_ADAMW;
+    const double copies = 2 + (adam ? 2 : cfg->momentum != 0 ? 1 : 0);
+    double b = copies * P * sizeof(pp_real) + 2 * (double)(rows + 256) * act * sizeof(pp_real);
     if (exact) b += (double)T * P * (sizeof(pp_real) + 8);
     return b;
 }
@@ -320,7 +330,7 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
         st = pp_arch_init(&t->arch, cfg->L, cfg->sizes, cfg->hidden, cfg->output, cfg->cost);
     if (!st.code) {
         /* refuse what cannot fit in this node's memory before allocating any of it */
-        double need = bytes_needed(&t->arch, (size_t)cfg->batch_size, cfg->exact, t->T);
+        double need = bytes_needed(&t->arch, cfg, (size_t)cfg->batch_size, cfg->exact, t->T);
         double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
         double per_node = need * pp_comm_local_size(comm);
         if (phys > 0 && per_node > phys)
@@ -383,14 +393,21 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
     /* before the step's sizes and λ/N: a hold-out changes N */
     if (need_train || strcmp(cfg->split, "validation") == 0) PP_TRY(validation_setup(t));
     PP_TRY(load_test(t));
-    st = pp_comm_agree(comm, alloc_state(t));
-    if (!st.code) st = setup_reduce(t);
-    if (!st.code && cfg->exact) st = agree_kernels(t);
-    if (st.code) return st;
     t->opt.eta = cfg->eta;
     t->opt.lambda = cfg->l2;
     t->opt.mu = cfg->momentum;
     t->opt.ntrain = t->info.n_train;
+    t->opt.kind = (pp_optimizer)cfg->optimizer;
+    t->opt.l1 = cfg->l1;
+    t->opt.beta1 = cfg->beta1;
+    t->opt.beta2 = cfg->beta2;
+    t->opt.eps = cfg->adam_eps;
+    t->drop.seed = cfg->seed;
+    for (int l = 1; l < t->arch.L; l++) t->drop.p[l] = pp_config_dropout(cfg, l);
+    st = pp_comm_agree(comm, alloc_state(t));
+    if (!st.code) st = setup_reduce(t);
+    if (!st.code && cfg->exact) st = agree_kernels(t);
+    if (st.code) return st;
     pp_net_init_params(&t->arch, cfg->init, cfg->seed, t->params);
     if (*cfg->init_from) {
         pp_checkpoint ck;
@@ -417,7 +434,7 @@ void trainer_free(trainer *t)
     pp_data_free(&t->test);
     pp_data_free(&t->val);
     free(t->params);
-    free(t->vel);
+    pp_optim_state_free(&t->ost);
     free(t->grad);
     free(t->perm);
     free(t->rowids);
@@ -532,7 +549,7 @@ static pp_status step_node(trainer *t, const pp_data *x, const uint32_t *rows, s
         return st;
     }
     double t6 = omp_get_wtime();
-    pp_optim_step(&t->arch, &t->opt, t->params, t->vel, g, n, t->T);
+    pp_optim_step(&t->arch, &t->opt, t->params, &t->ost, g, n, t->T);
     t->times.optimizer += omp_get_wtime() - t6;
     return pp_ok();
 }
@@ -577,7 +594,7 @@ static pp_status step_factors(trainer *t, const pp_data *x, const uint32_t *sid,
         return st;
     }
     double t6 = omp_get_wtime();
-    pp_optim_step(&t->arch, &t->opt, t->params, t->vel, g, n, t->T);
+    pp_optim_step(&t->arch, &t->opt, t->params, &t->ost, g, n, t->T);
     t->times.optimizer += omp_get_wtime() - t6;
     return pp_ok();
 }
@@ -660,7 +677,7 @@ static pp_status step_on(trainer *t, const pp_data *x, const uint32_t *sid, cons
      * promise it), so the verdict is agreed before the next step's allreduce */
     PP_TRY(pp_comm_agree(t->comm, check_finite(t, t->grad, small[0])));
     double t6 = omp_get_wtime();
-    pp_optim_step(&t->arch, &t->opt, t->params, t->vel, t->grad, n, t->T);
+    pp_optim_step(&t->arch, &t->opt, t->params, &t->ost, t->grad, n, t->T);
     t->times.optimizer += omp_get_wtime() - t6;
     return pp_ok();
 }

@@ -30,13 +30,14 @@ typedef struct trainer {
     pp_data val;   /* the whole validation set, on every rank (validation.h) */
     int has_val;
     pp_real *params;  /* (nparams) */
-    pp_real *vel;     /* (nparams) when momentum > 0 */
     pp_real *grad;    /* (nparams) */
     pp_workspace ws;  /* rows: the largest local shard */
     pp_workspace ews; /* evaluation chunks */
     pp_exact ex;
-    uint32_t *perm; /* (N) this epoch's order */
-    pp_optim opt;
+    uint32_t *perm;     /* (N) this epoch's order */
+    pp_optim opt;       /* opt.eta is read every step: a schedule may set it between steps */
+    pp_optim_state ost; /* velocity or Adam moments, and the step count */
+    pp_dropout drop;    /* --dropout; drop.step must be the global step of the next step */
     pp_phase_times times;
     reduce_kind red; /* how gradients meet (reduce.h) */
     node_reduce nr;  /* the slots, when red == REDUCE_NODE */

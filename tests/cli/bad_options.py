@@ -273,6 +273,65 @@ case("--checkpoint-every -3steps", train("--checkpoint-every", "-3steps"), 2,
 case("--checkpoint-every 0steps", train("--checkpoint-every", "0steps"), 2, ["--checkpoint-every"])
 case("--run-dir ''", train("--run-dir", ""), 2, ["--run-dir"])
 
+# ---- optimizers, L1, dropout (issue 12)
+DEEP = "4,6,5,3"  # two hidden layers
+case("positive: --optimizer adam", train("--optimizer", "adam", "--learning-rate", "0.01"), 0)
+case("positive: --optimizer adamw with --l2, --beta1, --beta2, --adam-epsilon",
+     train("--optimizer", "adamw", "--l2", "1", "--beta1", "0.8", "--beta2", "0.99",
+           "--adam-epsilon", "1e-6"), 0)
+case("positive: --optimizer nesterov --momentum 0.9", train("--optimizer", "nesterov",
+                                                            "--momentum", "0.9"), 0)
+case("positive: --l1 and --dropout 0.5 (every hidden layer)",
+     train("--l1", "0.5", "--dropout", "0.5", layers=DEEP), 0)
+case("positive: --dropout 0.2,0.5 (one per hidden layer)", train("--dropout", "0.2,0.5",
+                                                                  layers=DEEP), 0)
+case("positive: --dropout 0 without hidden layers", train("--dropout", "0", layers="4,3"), 0)
+case("--optimizer banana", train("--optimizer", "banana"), 2,
+     ["--optimizer", "banana", "adam"])
+case("--optimizer ''", train("--optimizer", ""), 2, ["--optimizer"])
+case("--beta1 1", train("--optimizer", "adam", "--beta1", "1"), 2, ["--beta1", "[0, 1)"])
+case("--beta1 -0.1", train("--optimizer", "adam", "--beta1", "-0.1"), 2, ["--beta1", "-0.1"])
+case("--beta2 1.5", train("--optimizer", "adam", "--beta2", "1.5"), 2, ["--beta2", "1.5"])
+case("--beta2 nan", train("--optimizer", "adam", "--beta2", "nan"), 2, ["--beta2", "nan"])
+case("--adam-epsilon 0", train("--optimizer", "adam", "--adam-epsilon", "0"), 2,
+     ["--adam-epsilon", "above 0"])
+case("--adam-epsilon -1e-8", train("--optimizer", "adam", "--adam-epsilon", "-1e-8"), 2,
+     ["--adam-epsilon", "-1e-8"])
+case("--momentum with --optimizer adam", train("--optimizer", "adam", "--momentum", "0.9"), 2,
+     ["--momentum", "adam", "--beta1"])
+case("--momentum with --optimizer adamw", train("--optimizer", "adamw", "--momentum", "0.5"), 2,
+     ["--momentum", "adamw"])
+case("--optimizer nesterov without --momentum", train("--optimizer", "nesterov"), 2,
+     ["nesterov", "--momentum"])
+case("--beta1 with --optimizer sgd", train("--beta1", "0.8"), 2, ["--beta1", "adam", "sgd"])
+case("--beta2 with --optimizer nesterov",
+     train("--optimizer", "nesterov", "--momentum", "0.9", "--beta2", "0.9"), 2,
+     ["--beta2", "nesterov"])
+case("--adam-epsilon with --optimizer sgd", train("--adam-epsilon", "1e-6"), 2,
+     ["--adam-epsilon", "adam"])
+case("--l1 -1", train("--l1", "-1"), 2, ["--l1", "-1"])
+case("--l1 inf", train("--l1", "inf"), 2, ["--l1", "inf"])
+case("--dropout 1", train("--dropout", "1"), 2, ["--dropout", "[0, 1)"])
+case("--dropout -0.1", train("--dropout", "-0.1"), 2, ["--dropout", "-0.1"])
+case("--dropout 0.5,abc", train("--dropout", "0.5,abc", layers=DEEP), 2, ["--dropout", "abc"])
+case("--dropout 0.5, (trailing comma)", train("--dropout", "0.5,", layers=DEEP), 2, ["--dropout"])
+case("--dropout 0.5,,0.2", train("--dropout", "0.5,,0.2", layers=DEEP), 2, ["--dropout"])
+case("--dropout '' ", train("--dropout", ""), 2, ["--dropout"])
+case("--dropout with more values than hidden layers",
+     train("--dropout", "0.1,0.2,0.3", layers=DEEP), 2, ["--dropout", "3 values", "2 hidden"])
+case("--dropout 0.5 without hidden layers", train("--dropout", "0.5", layers="4,3"), 2,
+     ["--dropout", "no hidden layer"])
+case("config file: --optimizer adam with momentum",
+     train("--config", cfgfile("adam_momentum.cfg", "optimizer = adam\nmomentum = 0.9\n")), 2,
+     ["--momentum", "adam"])
+case("config file: bad dropout value",
+     train("--config", cfgfile("bad_dropout.cfg", "dropout = 0.5,2\n"), layers=DEEP), 2,
+     ["bad_dropout.cfg:1", "--dropout"])
+case("gradcheck --dropout 1", ["gradcheck", "--layers", "4,5,3", "--dropout", "1"], 2,
+     ["--dropout"])
+case("gradcheck --optimizer (a training option)",
+     ["gradcheck", "--layers", "4,5,3", "--optimizer", "adam"], 2, ["optimizer", "apply"])
+
 # ---- combinations and files
 case("--resume together with --init-from",
      train("--resume", P("a.h5"), "--init-from", P("b.h5")), 2, ["--resume", "--init-from"])

@@ -34,10 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < ck.nmetrics; i++) sink += ck.metrics[i].train_loss;
         if (ck.velocity)
             for (size_t i = 0; i < ck.arch.nparams; i++) sink += ck.velocity[i];
+        if (ck.adam_m && ck.adam_v)
+            for (size_t i = 0; i < ck.arch.nparams; i++) sink += ck.adam_m[i] + ck.adam_v[i];
         sink += (double)strlen(ck.config);
         (void)sink;
     } else {
-        PP_FUZZ_REQUIRE(!ck.params && !ck.velocity && !ck.config && !ck.metrics);
+        PP_FUZZ_REQUIRE(!ck.params && !ck.velocity && !ck.adam_m && !ck.adam_v && !ck.config &&
+                        !ck.metrics);
     }
     pp_checkpoint_free(&ck);
     return 0;

@@ -343,13 +343,174 @@ static void test_optimizer(void)
     pp_real q[3] = {1.0f, -2.0f, 0.5f};
     pp_optim om = {0.1, 5.0, 0.9, 100};
     v[0] = 0.5f;
-    pp_optim_step(&A, &om, q, v, g, 4, 1);
+    pp_optim_state vs = {v, NULL, NULL, 0};
+    pp_optim_step(&A, &om, q, &vs, g, 4, 1);
     /* v ← μv − η(g/n + λ/N w); w ← w + v */
     double v0 = 0.9 * 0.5 - 0.1 * (0.1 + 0.05 * 1.0);
     CHECK(fabs(v[0] - v0) < 1e-6 && fabs(q[0] - (1.0 + v0)) < 1e-6, "momentum w0 %g v0 %g",
           (double)q[0], (double)v[0]);
     double vb = -0.1 * (-0.05);
     CHECK(fabs(q[2] - (0.5 + vb)) < 1e-6, "momentum bias %g", (double)q[2]);
+}
+
+/* Issue 12's optimizers on one step from a zero state, against the formulas of optim.h, and
+ * Adam's bits at 1 and 2 threads. */
+static void test_optimizers(void)
+{
+    const size_t sizes[2] = {2, 1};
+    pp_arch A;
+    pp_arch_init(&A, 1, sizes, PP_ACT_SIGMOID, PP_ACT_SIGMOID, PP_COST_QUADRATIC);
+    const pp_real g[3] = {0.4f, -0.8f, -0.2f}; /* sums over n = 4: g/n = 0.1, −0.2, −0.05 */
+    /* sgd + L1: w ← w − η(g/n + (λ₁/N) sign w) */
+    pp_real p[3] = {1.0f, -2.0f, 0.5f};
+    pp_optim o = {0.1, 0.0, 0.0, 100};
+    o.l1 = 2.0;
+    pp_optim_step(&A, &o, p, NULL, g, 4, 1);
+    CHECK(fabs(p[0] - (1.0 - 0.1 * (0.1 + 0.02))) < 1e-6 &&
+              fabs(p[1] - (-2.0 - 0.1 * (-0.2 - 0.02))) < 1e-6 && fabs(p[2] - 0.505) < 1e-6,
+          "sgd + L1: %g %g %g", (double)p[0], (double)p[1], (double)p[2]);
+    pp_real z[3] = {0.0f, 1.0f, 0.0f};
+    pp_optim_step(&A, &o, z, NULL, g, 4, 1);
+    CHECK(fabs(z[0] - (-0.01)) < 1e-7, "L1's sign(0) is 0: %g", (double)z[0]);
+    /* nesterov from v = 0: v = −η g', w ← w + μ v − η g' */
+    pp_real q[3] = {1.0f, -2.0f, 0.5f}, v[3] = {0, 0, 0};
+    pp_optim on = {0.1, 5.0, 0.9, 100};
+    on.kind = PP_OPT_NESTEROV;
+    pp_optim_state sn = {v, NULL, NULL, 0};
+    pp_optim_step(&A, &on, q, &sn, g, 4, 1);
+    double g0 = 0.1 + 0.05 * 1.0, v0 = -0.1 * g0;
+    CHECK(fabs(v[0] - v0) < 1e-6 && fabs(q[0] - (1.0 + 0.9 * v0 - 0.1 * g0)) < 1e-6 && sn.t == 1,
+          "nesterov w0 %g v0 %g t %lld", (double)q[0], (double)v[0], (long long)sn.t);
+    /* adam, first step: m̂ = g, v̂ = g², so w moves by η g/(|g| + ε) */
+    pp_optim oa = {0.01, 0.0, 0.0, 100};
+    oa.kind = PP_OPT_ADAM;
+    oa.beta1 = 0.9;
+    oa.beta2 = 0.999;
+    oa.eps = 1e-8;
+    pp_optim_state sa;
+    pp_status st = pp_optim_state_init(&sa, &oa, A.nparams);
+    CHECK(!st.code && sa.m && sa.v && !sa.vel, "adam state: %s", st.msg);
+    pp_real r[3] = {1.0f, -2.0f, 0.5f};
+    pp_optim_step(&A, &oa, r, &sa, g, 4, 1);
+    CHECK(fabs(r[0] - (1.0 - 0.01)) < 1e-6 && fabs(r[1] - (-2.0 + 0.01)) < 1e-6 &&
+              fabs(r[2] - (0.5 + 0.01)) < 1e-6,
+          "adam step 1: %g %g %g", (double)r[0], (double)r[1], (double)r[2]);
+    CHECK(fabs(sa.m[0] - 0.1 * 0.1) < 1e-7 && fabs(sa.v[0] - 0.001 * 0.01) < 1e-9 && sa.t == 1,
+          "adam moments m %g v %g t %lld", (double)sa.m[0], (double)sa.v[0], (long long)sa.t);
+    pp_optim_state_free(&sa);
+    /* adamw: the decay c w beside the step, no L2 in the moments */
+    pp_optim ow = oa;
+    ow.kind = PP_OPT_ADAMW;
+    ow.lambda = 50.0; /* c = ηλ/N = 0.005 */
+    pp_optim_state_init(&sa, &ow, A.nparams);
+    pp_real u[3] = {1.0f, -2.0f, 0.5f};
+    pp_optim_step(&A, &ow, u, &sa, g, 4, 1);
+    CHECK(fabs(u[0] - (1.0 - 0.005 - 0.01)) < 1e-6 && fabs(sa.m[0] - 0.01) < 1e-7 &&
+              fabs(u[2] - 0.51) < 1e-6,
+          "adamw step 1: %g m %g b %g", (double)u[0], (double)sa.m[0], (double)u[2]);
+    pp_optim_state_free(&sa);
+
+    /* Adam over a layer large enough to be threaded: the same bits at 1 and 2 threads */
+    const size_t big[2] = {1000, 100};
+    pp_arch B;
+    pp_arch_init(&B, 1, big, PP_ACT_SIGMOID, PP_ACT_SIGMOID, PP_COST_QUADRATIC);
+    const size_t P = B.nparams;
+    pp_real *w1 = malloc(P * sizeof *w1), *w2 = malloc(P * sizeof *w2),
+            *gr = malloc(P * sizeof *gr);
+    for (size_t i = 0; i < P; i++) {
+        w1[i] = w2[i] = (pp_real)pp_rng_normal(3, PP_RNG_DATA, 0, i);
+        gr[i] = (pp_real)pp_rng_normal(3, PP_RNG_DATA, 1, i);
+    }
+    pp_optim ob = oa;
+    ob.lambda = 1.0;
+    ob.l1 = 0.5;
+    pp_optim_state s1, s2;
+    pp_optim_state_init(&s1, &ob, P);
+    pp_optim_state_init(&s2, &ob, P);
+    for (int k = 0; k < 3; k++) {
+        pp_optim_step(&B, &ob, w1, &s1, gr, 10, 1);
+        pp_optim_step(&B, &ob, w2, &s2, gr, 10, 2);
+    }
+    CHECK(memcmp(w1, w2, P * sizeof *w1) == 0 && memcmp(s1.m, s2.m, P * sizeof *w1) == 0 &&
+              memcmp(s1.v, s2.v, P * sizeof *w1) == 0,
+          "adam: 1 and 2 threads give other bits");
+    pp_optim_state_free(&s1);
+    pp_optim_state_free(&s2);
+    free(w1);
+    free(w2);
+    free(gr);
+}
+
+/* Dropout masks: the documented Philox counter, a keep rate of 1 − p, and masks that follow
+ * the sample index whatever the row or the split of the rows. */
+static void test_dropout(void)
+{
+    /* the counter of rng.h, with a step above 2^32 */
+    uint32_t a[4], b[4];
+    const uint64_t step = 0x500000007ull;
+    pp_rng_dropout4(9, step, 123, 2, 5, a);
+    const uint32_t ctr[4] = {5, 123, 7, 4u | 2u << 8 | 5u << 16};
+    pp_philox4x32(9, ctr, b);
+    CHECK(memcmp(a, b, sizeof a) == 0, "dropout counter layout");
+
+    const size_t sizes[4] = {5, 37, 11, 3}, m = 40;
+    pp_arch A;
+    pp_arch_init(&A, 3, sizes, PP_ACT_SIGMOID, PP_ACT_SOFTMAX, PP_COST_LOG_LIKELIHOOD);
+    pp_real *p = malloc(A.nparams * sizeof *p);
+    pp_net_init_params(&A, PP_INIT_NORMALIZED, 4, p);
+    pp_dropout d;
+    memset(&d, 0, sizeof d);
+    d.p[1] = 0.3;
+    d.p[2] = 0.6;
+    d.seed = 11;
+    d.step = 17;
+    pp_workspace w1, w2;
+    pp_workspace_init(&w1, &A, m);
+    pp_workspace_init(&w2, &A, m);
+    pp_status st = pp_workspace_dropout(&w1, &A, &d);
+    CHECK(!st.code && w1.ids && w1.dmul[1] && w1.dmul[2] && !w1.dmul[3], "dropout workspace");
+    pp_workspace_dropout(&w2, &A, &d);
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < sizes[0]; j++)
+            w1.act[0][i * sizes[0] + j] = (pp_real)pp_rng_uniform(2, PP_RNG_DATA, 0, i * 5 + j);
+        w1.ids[i] = (uint32_t)(1000 + i);
+        /* w2: the rows in reverse order */
+        memcpy(w2.act[0] + (m - 1 - i) * sizes[0], w1.act[0] + i * sizes[0],
+               sizes[0] * sizeof(pp_real));
+        w2.ids[m - 1 - i] = w1.ids[i];
+    }
+    pp_net_forward(&A, p, &w1, 0, m);
+    pp_net_forward(&A, p, &w2, 0, 7); /* and split in two calls */
+    pp_net_forward(&A, p, &w2, 7, m);
+    for (int l = 1; l <= 2; l++) {
+        size_t kept = 0, same = 1;
+        const pp_real scale = (pp_real)(1.0 / (1.0 - d.p[l]));
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < sizes[l]; j++) {
+                const pp_real x = w1.act[l][i * sizes[l] + j];
+                const pp_real y = w2.act[l][(m - 1 - i) * sizes[l] + j];
+                kept += x != 0;
+                same &= (x != 0) == (y != 0);
+                /* a kept sigmoid unit is σ·1/(1−p) > 0: above the undropped bound 1 only by it */
+                same &= x == 0 || x <= scale;
+            }
+        double rate = (double)kept / (double)(m * sizes[l]);
+        CHECK(same, "layer %d: masks depend on the row or the split", l);
+        CHECK(fabs(rate - (1 - d.p[l])) < 0.08, "layer %d keeps %g, expected %g", l, rate,
+              1 - d.p[l]);
+    }
+    /* another step draws other masks */
+    pp_real *keep1 = malloc(m * sizes[1] * sizeof *keep1);
+    memcpy(keep1, w1.act[1], m * sizes[1] * sizeof *keep1);
+    d.step = 18;
+    pp_net_forward(&A, p, &w1, 0, m);
+    size_t differ = 0;
+    for (size_t i = 0; i < m * sizes[1]; i++) differ += (keep1[i] != 0) != (w1.act[1][i] != 0);
+    CHECK(differ > 0, "step 17 and 18 draw the same masks");
+    free(keep1);
+    pp_workspace_free(&w1);
+    pp_workspace_free(&w2);
+    free(p);
 }
 
 /* The L2 decay c = ηλ/N must act with its own value, not rounded into a factor 1 − c: in float
@@ -708,6 +869,8 @@ int main(void)
     test_refused_pairs();
     test_stable_costs();
     test_optimizer();
+    test_optimizers();
+    test_dropout();
     test_l2_decay();
     test_exact_mode();
     test_exact_range();
