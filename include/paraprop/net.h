@@ -78,6 +78,8 @@ typedef struct pp_workspace {
     pp_real *y;                        /* targets (rows × n_L) */
     const pp_dropout *drop;            /* NULL: no dropout (evaluation, prediction) */
     uint32_t *ids;                     /* (rows) training-set index of each row, with drop */
+    const uint32_t *keys; /* NULL: the gathered ids are training-set indices; else row r's is
+                             keys[r] (stream mode gathers from a buffer of its own rows) */
     pp_real *dmul[PP_MAX_LAYERS + 1]; /* (rows × nₗ) mask / (1 − p) ⊙ σ'(Zˡ), dropped layers */
 } pp_workspace;
 

@@ -82,7 +82,7 @@ PP_CLONES void pp_data_gather(const pp_data *x, const uint32_t *ids, pp_workspac
     }
     for (size_t r = r0; r < r1; r++) {
         const size_t s = ids[r];
-        if (ws->ids) ws->ids[r] = ids[r]; /* the dropout masks' sample keys */
+        if (ws->ids) ws->ids[r] = ws->keys ? ws->keys[r] : ids[r]; /* the masks' sample keys */
         pp_real *in = ws->act[0] + r * d;
         if (x->u8) {
             const uint8_t *src = x->u8 + s * d;

@@ -513,16 +513,15 @@ static pp_status step_node(trainer *t, const pp_data *x, const uint32_t *rows, s
     const void *sum = NULL;
     const pp_real *g = t->grad;
     if (!t->cfg->exact) {
-        small[0] = pp_batch_grad(&t->arch, t->params, x, rows, m, &t->ws, t->T,
-                                 node_reduce_slot(r), &bt);
+        small[0] =
+            pp_batch_grad(&t->arch, t->params, x, rows, m, &t->ws, t->T, node_reduce_slot(r), &bt);
         small[1] = local_stop ? 1.0 : 0.0;
         double t1 = omp_get_wtime();
         PP_TRY(node_reduce_sum(r, 0, &sum, tot));
         t->times.allreduce += omp_get_wtime() - t1;
         g = sum; /* read in place: every rank of the node reads the same block */
     } else {
-        small[0] =
-            pp_exact_forward_backward(&t->ex, &t->arch, t->params, x, rows, m, &t->ws, &bt);
+        small[0] = pp_exact_forward_backward(&t->ex, &t->arch, t->params, x, rows, m, &t->ws, &bt);
         small[1] = local_stop ? 1.0 : 0.0;
         double t1 = omp_get_wtime();
         PP_TRY(pp_comm_max_double(t->comm, t->ex.maxes, (size_t)t->ex.nmax));
@@ -565,8 +564,10 @@ static pp_status step_factors(trainer *t, const pp_data *x, const uint32_t *sid,
     pp_workspace *ws = node_factors_next(&t->nf, &small);
     /* row r of the shared workspace holds sample ids[r]; streamed, this rank's rows are x's
      * rows sid[0…hi − lo) */
+    ws->keys = NULL;
     if (sid) {
         for (size_t r = lo; r < hi; r++) t->rowids[r] = sid[r - lo];
+        ws->keys = ids; /* dropout's keys: the training-set indices */
         ids = t->rowids;
     }
     small[0] = pp_batch_rows(&t->arch, t->params, x, ids, lo, hi, ws, t->T, &bt);
@@ -631,11 +632,13 @@ static pp_status step_on(trainer *t, const pp_data *x, const uint32_t *sid, cons
         hi = n * (size_t)(t->rank + 1) / (size_t)t->R;
     }
     const size_t m = hi - lo;
+    /* streamed, rows are gathered by their place in this rank's buffer (sid); dropout keys its
+     * masks by the training-set index all the same */
+    t->ws.keys = sid ? ids + lo : NULL;
     if (t->red != REDUCE_MPI) {
-        pp_status st =
-            t->red == REDUCE_NODE
-                ? step_node(t, x, sid ? sid : ids + lo, m, n, local_stop, stop, cost)
-                : step_factors(t, x, sid, ids, lo, hi, n, local_stop, stop, cost);
+        pp_status st = t->red == REDUCE_NODE
+                           ? step_node(t, x, sid ? sid : ids + lo, m, n, local_stop, stop, cost)
+                           : step_factors(t, x, sid, ids, lo, hi, n, local_stop, stop, cost);
         /* this rank alone failed: the others wait in a node barrier, so freeing the shared
          * window (collective) would hang it; the app aborts the job instead */
         if (st.code && !st.agreed) t->shared_lost = 1;

@@ -108,6 +108,15 @@ CONFIGS = [
      "log-likelihood", 16, 2, dict(optimizer="adam", eta=0.01, dropout=[0.25, 0.25], reduce=way),
      ["--reduction", "exact"])
     for way in ("mpi", "node")
+] + [
+    # streamed, a rank gathers its rows by their place in its own buffer: the masks must still be
+    # keyed by the training-set index (net.h, pp_workspace.keys)
+    (f"[{r} rank(s), stream, PARAPROP_REDUCE={way}] dropout 0.3, adam{', exact' if ex else ''}",
+     "tanh", "softmax", "log-likelihood", 16, r,
+     dict(optimizer="adam", eta=0.01, dropout=[0.3, 0.3], reduce=way),
+     ["--data-mode", "stream"] + (["--reduction", "exact"] if ex else []))
+    for r, way, ex in ((1, "auto", False), (2, "factors", False), (2, "mpi", False),
+                       (2, "node", True))
 ]
 
 
