@@ -25,6 +25,13 @@ S = (N + B - 1) // B
 base = ["train", "--data", data, "--layers", "6,9,3", "--batch-size", str(B), "--epochs", "80",
         "--learning-rate", "3", "--early-stop", str(P), "--reduction", "exact", "--progress", "off",
         "--checkpoint-every", "7steps", "--keep", "1000"]
+if len(sys.argv) > 3 and sys.argv[3] == "adam":
+    # issue 12's combination: Adam, dropout and the plateau schedule under early stopping, so
+    # the interrupted runs below must also carry the moments, the masks' step and the plateau
+    # counter across the resume
+    i = base.index("--learning-rate")
+    base[i + 1] = "0.05"
+    base += ["--optimizer", "adam", "--dropout", "0.2", "--lr-schedule", "plateau:2:0.5:1e-7"]
 
 
 def summary(rd, out):

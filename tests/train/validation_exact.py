@@ -2,7 +2,8 @@
 """Validation is rank-free: in exact mode, the fingerprints, the per-epoch validation loss and
 accuracy (full precision, from the checkpoint), η and the schedule/early-stopping state are
 bitwise equal for ranks × threads ∈ {1,2,3} × {1,2}, with a seeded --validation-split hold-out
-(plateau schedule) and with a /validation group (cosine schedule, --monitor val_accuracy).
+(plateau schedule), with a /validation group (cosine schedule, --monitor val_accuracy), and with
+Adam + dropout + cosine + a hold-out.
 
 usage: validation_exact.py PARAPROP SCRATCH"""
 import os
@@ -16,12 +17,17 @@ from util import dataset, fail, fingerprint, history, run, scratch  # noqa: E402
 BIN, W = sys.argv[1], scratch(sys.argv[2])
 plain = dataset(BIN, W, 250, 40, 6, 3)
 withval = dataset(BIN, W, 200, 40, 6, 3, n_val=50)
-common = ["--layers", "6,9,3", "--batch-size", "10", "--epochs", "4", "--learning-rate", "1",
-          "--momentum", "0.3", "--reduction", "exact", "--progress", "off"]
+common = ["--layers", "6,9,3", "--batch-size", "10", "--epochs", "4", "--reduction", "exact",
+          "--progress", "off"]
+sgd = ["--learning-rate", "1", "--momentum", "0.3"]
 configs = {
     "split": ["--data", plain, "--validation-split", "0.2", "--lr-schedule", "plateau:1:0.5:0.01",
-              "--early-stop", "3"],
-    "group": ["--data", withval, "--lr-schedule", "cosine:1", "--monitor", "val_accuracy"],
+              "--early-stop", "3"] + sgd,
+    "group": ["--data", withval, "--lr-schedule", "cosine:1", "--monitor", "val_accuracy"] + sgd,
+    # issue 12's combination: Adam + dropout + cosine + validation
+    "adam-dropout": ["--data", plain, "--validation-split", "0.2", "--lr-schedule", "cosine:1",
+                     "--optimizer", "adam", "--learning-rate", "0.05", "--dropout", "0.3",
+                     "--early-stop", "3"],
 }
 for name, extra in configs.items():
     ref = None
