@@ -39,11 +39,11 @@ typedef struct trainer {
     pp_optim_state ost; /* velocity or Adam moments, and the step count */
     pp_dropout drop;    /* --dropout; drop.step must be the global step of the next step */
     pp_phase_times times;
-    reduce_kind red; /* how gradients meet (reduce.h) */
-    node_reduce nr;  /* the slots, when red == REDUCE_NODE */
-    node_factors nf; /* the shared workspaces, when red == REDUCE_FACTORS or SPLIT */
+    reduce_kind red;  /* how gradients meet (reduce.h) */
+    node_reduce nr;   /* the slots, when red == REDUCE_NODE */
+    node_factors nf;  /* the shared workspaces, when red == REDUCE_FACTORS or SPLIT */
     uint32_t *rowids; /* factors/split, streamed: the workspace rows' indices into the stream */
-    int shared_lost; /* an unagreed failure left the node's ranks apart: never free collectively */
+    int shared_lost;  /* an unagreed failure left the node's ranks apart: never free collectively */
 
     /* the training set's place (issue 11, docs/DATA.md) */
     int data_mode;          /* PP_DATA_RANK, _NODE or _STREAM: where train lives */
