@@ -10,9 +10,9 @@ if [ "${1:-}" = "--test" ]; then
   # clang for the libFuzzer stage, with its sanitizer runtimes and its OpenMP (libomp)
   # libblis-dev: the build with another BLAS vendor (the `blis` preset); strace: io_convert_durable;
   # gfortran, python3-torch, python3-onnx, python3-pip: the Fortran module, the Python export and
-  # pip-install tests
+  # pip-install tests; gnuplot-nox: `paraprop plot -o FILE.png` (train_plot)
   pkgs+=(python3 python3-h5py python3-numpy procps gawk clang libclang-rt-14-dev libomp-14-dev
-         libblis-dev strace gfortran python3-torch python3-onnx python3-pip)
+         libblis-dev strace gfortran python3-torch python3-onnx python3-pip gnuplot-nox)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -170,11 +170,12 @@ def forward(Ws, bs, acts, X, drop=None):
 
 def train(Ws, bs, acts, cost, X, Y, epochs, B, eta, lam, mu, log=None, optimizer="sgd", lam1=0.0,
           beta1=0.9, beta2=0.999, eps=1e-8, dropout=None, seed=1, state=None,
-          bias_correction=True, step_offset=0):
+          bias_correction=True, step_offset=0, clip=0.0):
     """dropout: None or the drop probability of each hidden layer. state (a dict, optional)
     receives the optimizer state: vW, vb (velocity), mW, mb, sW, sb (Adam's m and v), t.
     bias_correction=False and step_offset (added to the masks' step) exist for the tests'
-    negative controls."""
+    negative controls. clip > 0: the mean gradient (∇W, ∇b of every layer) is scaled to norm clip
+    when its 2-norm exceeds it (--clip-norm)."""
     N = X.shape[0]
     L = len(Ws)
     vW = [np.zeros_like(W) for W in Ws]
@@ -200,6 +201,11 @@ def train(Ws, bs, acts, cost, X, Y, epochs, B, eta, lam, mu, log=None, optimizer
                     delta = (delta @ Ws[l]) * ACT[acts[l - 1]][1](Zs[l - 1], Hs[l - 1])
                     if Fs[l - 1] is not None:
                         delta = delta * Fs[l - 1]
+            if clip > 0:
+                norm = np.sqrt(sum(np.sum(g * g) for g in gW) + sum(np.sum(g * g) for g in gb))
+                if norm > clip:
+                    gW = [g * (clip / norm) for g in gW]
+                    gb = [g * (clip / norm) for g in gb]
             t = steps + 1
             for l in range(L):
                 r1 = (lam1 / N) * np.sign(Ws[l])

@@ -42,6 +42,7 @@ typedef struct pp_config {
     int optimizer;                 /* pp_optimizer (paraprop/optim.h) */
     double beta1, beta2, adam_eps; /* adam, adamw */
     double l1;                     /* L1 strength λ₁ */
+    double clip_norm;              /* --clip-norm: the largest ‖∇C₀‖₂ applied (0: none) */
     char dropout[512];             /* --dropout as given, normalised */
     int ndrop;                     /* values in drop_p: 1 (every hidden layer) or L − 1 */
     double drop_p[PP_MAX_LAYERS + 1];

@@ -26,7 +26,9 @@ typedef enum pp_activation {
 
 typedef enum pp_cost { PP_COST_QUADRATIC, PP_COST_CROSS_ENTROPY, PP_COST_LOG_LIKELIHOOD } pp_cost;
 
-typedef enum pp_init { PP_INIT_NORMALIZED, PP_INIT_LARGE } pp_init;
+/* normalized: N(0, 1/n_in) weights, N(0, 1) biases (Nielsen ch. 3); large: N(0, 1) both;
+ * he: N(0, 2/n_in) weights and zero biases (He et al. 2015, for ReLU layers). */
+typedef enum pp_init { PP_INIT_NORMALIZED, PP_INIT_LARGE, PP_INIT_HE } pp_init;
 
 /* Architecture and the layout of the flat parameter buffer: W¹, b¹, W², b², … */
 typedef struct pp_arch {

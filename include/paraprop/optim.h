@@ -31,6 +31,9 @@ typedef struct pp_optim {
     double l1;           /* L1 strength λ₁ */
     double beta1, beta2; /* Adam's moment decays, in [0, 1) */
     double eps;          /* Adam's ε, > 0 */
+    double clip;         /* --clip-norm: the largest 2-norm of ∇C₀ a step applies (0: none) */
+    double nscale;       /* the step divides the gradient sum by n · nscale (0 reads as 1):
+                            pp_optim_clip sets it, so clipping costs no pass of its own */
 } pp_optim;
 
 /* What the optimizer carries from step to step (all zero at the start of a run). */
@@ -62,6 +65,12 @@ int pp_optimizer_parse(const char *s);
  * Elementwise, so the result is the same for any thread count and any rank. */
 void pp_optim_step(const pp_arch *a, const pp_optim *o, pp_real *params, pp_optim_state *s,
                    const pp_real *gsum, size_t n, int threads);
+
+/* --clip-norm: sets o->nscale for the gradient sum gsum over n samples, so that the step
+ * applies ∇C₀ · min(1, clip / ‖∇C₀‖₂), ∇C₀ = gsum / n over every weight and bias (1 without
+ * clipping, or when the norm is within the bound). The norm is summed in double over fixed blocks
+ * in order, so its bits do not depend on the thread count. Returns ‖∇C₀‖₂ (0 without clip). */
+double pp_optim_clip(pp_optim *o, const pp_real *gsum, size_t nparams, size_t n, int threads);
 
 /* max |v[i]| (NaN if any value is NaN, +Inf if any is infinite and none is NaN). */
 double pp_absmax(const pp_real *v, size_t n);

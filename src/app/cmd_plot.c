@@ -1,17 +1,20 @@
 /* `paraprop plot RUN_DIR`: the training curves of metrics.jsonl as one SVG file, written in C
- * so that it works wherever paraprop runs (no gnuplot, no Python). */
+ * so that it works wherever paraprop runs (no gnuplot, no Python); or as PNG through gnuplot,
+ * when the output name ends in .png. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cli.h"
 
 static const char *const USAGE =
-    "usage: paraprop plot RUN_DIR [-o|--output FILE.svg]\n"
+    "usage: paraprop plot RUN_DIR [-o|--output FILE.svg|FILE.png]\n"
     "Draws the per-epoch curves of RUN_DIR/metrics.jsonl into an SVG image (default\n"
     "RUN_DIR/curves.svg): loss (train, test, validation), accuracy (test, validation) and the\n"
-    "learning rate η, one panel each, epochs on the x axis. Open it in any browser.\n";
+    "learning rate η, one panel each, epochs on the x axis. Open it in any browser.\n"
+    "A name ending in .png draws the same panels as PNG with gnuplot (Debian: gnuplot-nox).\n";
 
 enum { C_TRAIN, C_TEST, C_VAL, C_TEST_ACC, C_VAL_ACC, C_LR, NCOL };
 static const char *const KEYS[NCOL] = {"train_loss",    "test_loss",    "val_loss",
@@ -111,6 +114,93 @@ static void panel(FILE *f, const series *s, const int *cols, int nc, double x0, 
     fprintf(f, "</g>\n");
 }
 
+static int ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), m = strlen(tail);
+    return n >= m && strcmp(s + n - m, tail) == 0;
+}
+
+/* The panels as PNG: the series to a data file beside the output, a gnuplot script on a pipe.
+ * Returns the exit status (0, or 2 without gnuplot, 5 when the image was not written). */
+static int write_png(const series *s, const char *out)
+{
+    /* the names go into gnuplot's single-quoted strings, which cannot hold a quote */
+    if (strchr(out, '\'') || strchr(out, '\n')) {
+        fprintf(stderr, "paraprop: error: %s: a PNG name must not contain ' or a newline\n", out);
+        return 2;
+    }
+    char dat[4300];
+    snprintf(dat, sizeof dat, "%s.data.tmp", out);
+    FILE *d = fopen(dat, "w");
+    if (!d) {
+        fprintf(stderr, "paraprop: error: cannot write %s\n", dat);
+        return 5;
+    }
+    int have[NCOL] = {0};
+    for (size_t i = 0; i < s->n; i++) {
+        fprintf(d, "%.17g", s->epoch[i]);
+        for (int c = 0; c < NCOL; c++) {
+            if (isfinite(s->v[c][i])) have[c] = 1;
+            fprintf(d, isfinite(s->v[c][i]) ? " %.17g" : " NaN", s->v[c][i]);
+        }
+        fputc('\n', d);
+    }
+    int bad = ferror(d) | (fclose(d) != 0);
+    remove(out); /* so that a gnuplot that fails leaves no stale image */
+    FILE *g = bad ? NULL : popen("gnuplot", "w");
+    if (!g) {
+        remove(dat);
+        fprintf(stderr, "paraprop: error: cannot %s\n",
+                bad ? "write the plot data" : "run gnuplot");
+        return 5;
+    }
+    fprintf(g,
+            "set terminal png size 900,810\nset output '%s'\nset datafile missing 'NaN'\n"
+            "set multiplot layout 3,1 title 'paraprop: training curves'\nset xlabel 'epoch'\n"
+            "set key outside right\nset grid\n",
+            out);
+    const int panels[3][3] = {
+        {C_TRAIN, C_TEST, C_VAL}, {C_TEST_ACC, C_VAL_ACC, -1}, {C_LR, -1, -1}};
+    const char *const titles[3] = {"loss", "accuracy", "learning rate"};
+    for (int p = 0; p < 3; p++) {
+        fprintf(g, "set ylabel '%s'\n", titles[p]);
+        int any = 0;
+        for (int j = 0; j < 3; j++) {
+            const int c = panels[p][j];
+            if (c < 0 || !have[c]) continue;
+            fprintf(g, "%s '%s' using 1:%d with linespoints title '%s' lc rgb '%s'",
+                    any ? "," : "plot", dat, c + 2, LABELS[c], COLOURS[c]);
+            any = 1;
+        }
+        if (!any) /* an empty panel keeps the layout: nothing logged for it */
+            fprintf(g, "set label 1 'not logged' at graph 0.5,0.5 center\nplot [0:1] NaN notitle\n"
+                       "unset label 1");
+        fputc('\n', g);
+    }
+    fprintf(g, "unset multiplot\nset output\n");
+    const int st = pclose(g);
+    remove(dat);
+    FILE *chk = fopen(out, "rb");
+    unsigned char magic[8] = {0};
+    const int png =
+        chk && fread(magic, 1, 8, chk) == 8 && memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0;
+    if (chk) fclose(chk);
+    if (st != 0 || !png) {
+        if (!png) remove(out);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+            fprintf(stderr,
+                    "paraprop: error: %s: PNG needs gnuplot, which is not installed "
+                    "(Debian: apt-get install gnuplot-nox); -o FILE.svg needs nothing\n",
+                    out);
+            return 2;
+        }
+        fprintf(stderr, "paraprop: error: gnuplot did not write %s (status %d)\n", out, st);
+        return 5;
+    }
+    printf("wrote %s: %zu epoch(s)\n", out, s->n);
+    return 0;
+}
+
 int cmd_plot(int argc, char **argv)
 {
     const char *dir = NULL, *out = NULL;
@@ -158,6 +248,12 @@ int cmd_plot(int argc, char **argv)
     if (!rc && s.n == 0) {
         fprintf(stderr, "paraprop: error: %s holds no epoch yet: nothing to plot\n", in);
         rc = 3;
+    }
+    if (!rc && ends_with(out, ".png")) {
+        rc = write_png(&s, out);
+        free(s.epoch);
+        for (int c = 0; c < NCOL; c++) free(s.v[c]);
+        return rc;
     }
     FILE *o = rc ? NULL : fopen(out, "w");
     if (!rc && !o) {

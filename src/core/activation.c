@@ -8,7 +8,7 @@
 
 static const char *const act_names[] = {"sigmoid", "tanh", "relu", "identity", "softmax"};
 static const char *const cost_names[] = {"quadratic", "cross-entropy", "log-likelihood"};
-static const char *const init_names[] = {"normalized", "large"};
+static const char *const init_names[] = {"normalized", "large", "he"};
 
 const char *pp_activation_name(pp_activation a)
 {
@@ -20,7 +20,7 @@ const char *pp_cost_name(pp_cost c)
 }
 const char *pp_init_name(pp_init i)
 {
-    return (unsigned)i < 2 ? init_names[i] : "?";
+    return (unsigned)i < 3 ? init_names[i] : "?";
 }
 
 static int find(const char *s, const char *const *names, int n)
@@ -39,7 +39,7 @@ int pp_cost_parse(const char *s)
 }
 int pp_init_parse(const char *s)
 {
-    return find(s, init_names, 2);
+    return find(s, init_names, 3);
 }
 
 int pp_arch_pair_ok(pp_activation output, pp_cost cost, char *msg, size_t msgsz)

@@ -57,7 +57,10 @@ void pp_net_init_params(const pp_arch *a, pp_init kind, uint64_t seed, pp_real *
 {
     /* Keyed by the flat parameter index: any rank computes the same values. */
     for (int l = 1; l <= a->L; l++) {
-        double wscale = kind == PP_INIT_NORMALIZED ? 1.0 / sqrt((double)a->n[l - 1]) : 1.0;
+        const double nin = (double)a->n[l - 1];
+        double wscale = kind == PP_INIT_NORMALIZED ? 1.0 / sqrt(nin)
+                        : kind == PP_INIT_HE       ? sqrt(2.0 / nin)
+                                                   : 1.0;
         size_t nw = a->n[l] * a->n[l - 1];
         for (size_t i = 0; i < nw; i++) {
             size_t idx = a->w_off[l] + i;
@@ -65,7 +68,8 @@ void pp_net_init_params(const pp_arch *a, pp_init kind, uint64_t seed, pp_real *
         }
         for (size_t j = 0; j < a->n[l]; j++) {
             size_t idx = a->b_off[l] + j;
-            params[idx] = (pp_real)pp_rng_normal(seed, PP_RNG_INIT, 0, idx);
+            params[idx] =
+                kind == PP_INIT_HE ? 0 : (pp_real)pp_rng_normal(seed, PP_RNG_INIT, 0, idx);
         }
     }
 }

@@ -119,7 +119,7 @@ void pp_optim_step(const pp_arch *a, const pp_optim *o, pp_real *params, pp_opti
     coef k;
     memset(&k, 0, sizeof k);
     /* divide by n (one rounding) rather than multiply by 1/n (two) */
-    k.nsamp = (pp_real)n;
+    k.nsamp = o->nscale > 0 && o->nscale != 1 ? (pp_real)((double)n * o->nscale) : (pp_real)n;
     const double l2 = o->ntrain ? o->lambda / (double)o->ntrain : 0.0;
     k.eta = (pp_real)o->eta;
     k.decay = (pp_real)(o->eta * l2); /* c = ηλ/N */
@@ -225,4 +225,28 @@ PP_CLONES double pp_absmax(const pp_real *v, size_t n)
 int pp_all_finite(const pp_real *v, size_t n)
 {
     return isfinite(pp_absmax(v, n));
+}
+
+double pp_optim_clip(pp_optim *o, const pp_real *gsum, size_t nparams, size_t n, int threads)
+{
+    o->nscale = 1;
+    if (!(o->clip > 0) || n == 0) return 0;
+    enum { BLK = 4096 };
+    const size_t nb = (nparams + BLK - 1) / BLK;
+    double part[1024], total = 0;
+    /* blocks of BLK, their sums in order: the same bits for any thread count */
+    for (size_t b0 = 0; b0 < nb; b0 += 1024) {
+        const size_t b1 = nb - b0 < 1024 ? nb : b0 + 1024;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && nparams >= 65536)
+        for (size_t b = b0; b < b1; b++) {
+            const size_t lo = b * BLK, hi = lo + BLK < nparams ? lo + BLK : nparams;
+            double s = 0;
+            for (size_t i = lo; i < hi; i++) s += (double)gsum[i] * (double)gsum[i];
+            part[b - b0] = s;
+        }
+        for (size_t b = b0; b < b1; b++) total += part[b - b0];
+    }
+    const double norm = sqrt(total) / (double)n;
+    if (norm > o->clip) o->nscale = norm / o->clip;
+    return norm;
 }

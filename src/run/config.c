@@ -83,6 +83,9 @@ static const opt OPTS[] = {
      "adam, adamw: ε > 0 in the step's denominator √v̂ + ε", 0, 1},
     {"l1", T_DBL, O(l1), MODEL, "0",
      "L1 strength λ₁ (subgradient (λ₁/N)·sign(w) on the weights, N = training samples)", 0, 1e12},
+    {"clip-norm", T_DBL, O(clip_norm), MODEL, "0",
+     "C > 0: scale each step's mean gradient down to 2-norm C when it is larger (0: no clipping)",
+     0, 1e30},
     {"dropout", T_DROP, O(dropout), MODEL, "0",
      "P | P1,…,P(L-1): drop probability in [0, 1) of the units of every hidden layer (one value) "
      "or of each (inverted dropout, masks keyed by seed, step, sample and unit; training only)",
@@ -90,7 +93,9 @@ static const opt OPTS[] = {
     {"seed", T_U64, O(seed), MODEL, "1",
      "seed of the initialisation, the shuffle and the dropout masks", 0, 0},
     {"init", T_INIT, O(init), MODEL, "normalized",
-     "normalized: N(0,1/n_in) weights, N(0,1) biases | large: N(0,1) both", 0, 0},
+     "normalized: N(0,1/n_in) weights, N(0,1) biases | large: N(0,1) both | he: N(0,2/n_in) "
+     "weights, zero biases (for ReLU)",
+     0, 0},
     {"shuffle", T_ONOFF, O(shuffle), TRAINLIKE, "on",
      "on | off: reshuffle the training set every epoch", 0, 0},
     {"init-from", T_STR, O(init_from), TRAINLIKE, "",
@@ -411,8 +416,8 @@ static pp_status set_opt(pp_config *c, const opt *o, const char *v)
     case T_INIT: {
         int a = pp_init_parse(v);
         if (a < 0)
-            return pp_error(PP_ERR_USAGE, "--init: unknown initialisation '%s' (normalized, large)",
-                            v);
+            return pp_error(PP_ERR_USAGE,
+                            "--init: unknown initialisation '%s' (normalized, large, he)", v);
         *(pp_init *)base = (pp_init)a;
         return pp_ok();
     }

@@ -399,6 +399,7 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
     t->opt.ntrain = t->info.n_train;
     t->opt.kind = (pp_optimizer)cfg->optimizer;
     t->opt.l1 = cfg->l1;
+    t->opt.clip = cfg->clip_norm;
     t->opt.beta1 = cfg->beta1;
     t->opt.beta2 = cfg->beta2;
     t->opt.eps = cfg->adam_eps;
@@ -548,6 +549,7 @@ static pp_status step_node(trainer *t, const pp_data *x, const uint32_t *rows, s
         return st;
     }
     double t6 = omp_get_wtime();
+    pp_optim_clip(&t->opt, g, t->arch.nparams, n, t->T);
     pp_optim_step(&t->arch, &t->opt, t->params, &t->ost, g, n, t->T);
     t->times.optimizer += omp_get_wtime() - t6;
     return pp_ok();
@@ -595,6 +597,7 @@ static pp_status step_factors(trainer *t, const pp_data *x, const uint32_t *sid,
         return st;
     }
     double t6 = omp_get_wtime();
+    pp_optim_clip(&t->opt, g, t->arch.nparams, n, t->T);
     pp_optim_step(&t->arch, &t->opt, t->params, &t->ost, g, n, t->T);
     t->times.optimizer += omp_get_wtime() - t6;
     return pp_ok();
@@ -680,6 +683,7 @@ static pp_status step_on(trainer *t, const pp_data *x, const uint32_t *sid, cons
      * promise it), so the verdict is agreed before the next step's allreduce */
     PP_TRY(pp_comm_agree(t->comm, check_finite(t, t->grad, small[0])));
     double t6 = omp_get_wtime();
+    pp_optim_clip(&t->opt, t->grad, t->arch.nparams, n, t->T);
     pp_optim_step(&t->arch, &t->opt, t->params, &t->ost, t->grad, n, t->T);
     t->times.optimizer += omp_get_wtime() - t6;
     return pp_ok();

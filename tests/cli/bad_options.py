@@ -251,7 +251,7 @@ case("--cost log-likelihood --output-activation sigmoid",
 case("--cost cross-entropy --output-activation relu",
      train("--cost", "cross-entropy", "--output-activation", "relu"), 2,
      [PAIRS, "cross-entropy with sigmoid"])
-case("--init banana", train("--init", "banana"), 2, ["--init", "banana"])
+case("--init banana", train("--init", "banana"), 2, ["--init", "banana", "he"])
 case("--shuffle maybe", train("--shuffle", "maybe"), 2, ["--shuffle", "maybe"])
 case("--reduction banana", train("--reduction", "banana"), 2, ["--reduction", "banana"])
 case("--data-mode banana", train("--data-mode", "banana"), 2, ["--data-mode", "banana"])
@@ -311,6 +311,9 @@ case("--adam-epsilon with --optimizer sgd", train("--adam-epsilon", "1e-6"), 2,
      ["--adam-epsilon", "adam"])
 case("--l1 -1", train("--l1", "-1"), 2, ["--l1", "-1"])
 case("--l1 inf", train("--l1", "inf"), 2, ["--l1", "inf"])
+case("--clip-norm -1", train("--clip-norm", "-1"), 2, ["--clip-norm", "-1"])
+case("--clip-norm abc", train("--clip-norm", "abc"), 2, ["--clip-norm", "abc"])
+case("positive: --clip-norm 0.5 --init he", train("--clip-norm", "0.5", "--init", "he"), 0)
 case("--dropout 1", train("--dropout", "1"), 2, ["--dropout", "[0, 1)"])
 case("--dropout -0.1", train("--dropout", "-0.1"), 2, ["--dropout", "-0.1"])
 case("--dropout 0.5,abc", train("--dropout", "0.5,abc", layers=DEEP), 2, ["--dropout", "abc"])

@@ -96,6 +96,11 @@ CONFIGS = [
     ("dropout 0.4, nesterov + L1, exact", "sigmoid", "softmax", "log-likelihood", 16, 1,
      dict(optimizer="nesterov", eta=0.3, mu=0.5, lam1=1.0, dropout=[0.4, 0.4]),
      ["--reduction", "exact"]),
+    # --clip-norm below the gradients' norm (about 1 here), so most steps are clipped
+    ("clip-norm 0.05, sgd + momentum", "sigmoid", "softmax", "log-likelihood", 16, 1,
+     dict(eta=0.5, mu=0.5, clip=0.05), []),
+    ("clip-norm 0.05, adam, exact, 2 ranks", "tanh", "softmax", "log-likelihood", 16, 2,
+     dict(optimizer="adam", eta=0.01, clip=0.05), ["--reduction", "exact"]),
 ] + [
     # every way the gradients of ranks meet (run/reduce.h): fast mode's factors and split share
     # the forward pass's workspace between ranks, so dropout must reach it there too
@@ -128,6 +133,8 @@ def argv_of(kw):
     else:
         a += ["--beta1", repr(kw.get("beta1", 0.9)), "--beta2", repr(kw.get("beta2", 0.999)),
               "--adam-epsilon", repr(kw.get("eps", 1e-8))]
+    if kw.get("clip"):
+        a += ["--clip-norm", repr(kw["clip"])]
     if kw.get("dropout"):
         d = kw["dropout"]
         a += ["--dropout", repr(d[0]) if len(set(d)) == 1 else ",".join(map(repr, d))]
@@ -142,7 +149,7 @@ def reference(acts, cost, B, kw, state=None, **override):
                      lam1=k.get("lam1", 0.0), beta1=k.get("beta1", 0.9), beta2=k.get("beta2", 0.999),
                      eps=k.get("eps", 1e-8), dropout=k.get("dropout"), seed=k.get("seed", SEED),
                      state=state, bias_correction=k.get("bias_correction", True),
-                     step_offset=k.get("step_offset", 0))
+                     step_offset=k.get("step_offset", 0), clip=k.get("clip", 0.0))
 
 
 def load_group(f, group, L):
@@ -249,6 +256,8 @@ control("dropout 0.2,0.5, adam", "masks of the next step", step_offset=1)
 control("dropout 0.3 (every hidden layer), sgd", "no dropout", dropout=None)
 control("adam", "Adam without bias correction", bias_correction=False)
 control("adamw + L2 + L1", "Adam's coupled L2 instead of AdamW's decay", optimizer="adam")
+control("clip-norm 0.05, sgd + momentum", "no clipping", clip=0.0)
+control("clip-norm 0.05, adam, exact, 2 ranks", "no clipping", clip=0.0)
 
 print()
 if failures:

@@ -6,6 +6,7 @@ the values as metrics.jsonl does. A run without test or validation data draws on
 
 usage: plot.py PARAPROP SCRATCH"""
 import os
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
@@ -67,4 +68,21 @@ out_svg = os.path.join(W, "elsewhere.svg")
 run(BIN, ["plot", rd2, "-o", out_svg])
 check(rd2, out_svg, {"train_loss", "lr"})
 print("ok plot -o of a run with training data only: the train loss and η")
+
+# PNG through gnuplot: a real image of the panels' size; without gnuplot, status 2 and why
+png = os.path.join(W, "curves.png")
+_, out, _ = run(BIN, ["plot", rd, "-o", png])
+with open(png, "rb") as f:
+    head = f.read(24)
+if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+    fail(f"{png} is not a PNG: {head!r}")
+w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+if (w, h) != (900, 810) or f"{E} epoch(s)" not in out:
+    fail(f"{png}: {w}x{h} ({out.strip()}), expected 900x810 and {E} epochs")
+env = dict(os.environ, PATH="/nonexistent")
+p = subprocess.run([os.path.abspath(BIN), "plot", rd, "-o", os.path.join(W, "none.png")],
+                   capture_output=True, text=True, env=env)
+if p.returncode != 2 or "gnuplot" not in p.stderr or os.path.exists(os.path.join(W, "none.png")):
+    fail(f"PNG without gnuplot: status {p.returncode}, {p.stderr}")
+print("ok plot -o FILE.png: a 900x810 PNG through gnuplot; without gnuplot, status 2 and why")
 print("plot: all passed")
