@@ -213,6 +213,23 @@ static int parse(int argc, char **argv, int is_idx, conv_args *a, pp_status *st)
     return 0;
 }
 
+/* With the rows counted (bs->n, ts->n): where they go, and the output file opened. */
+static pp_status open_sinks(const conv_args *a, const char *train_path, const char *test_path,
+                            block_sink *bs, block_sink *ts, block_sink *vs, pp_dataset_writer **w)
+{
+    ts->keep = ts->n;
+    PP_TRY(split_counts(a, bs, vs));
+    PP_TRY(pp_dataset_writer_open(a->out, w));
+    bs->w = ts->w = vs->w = *w;
+    bs->group = "train";
+    ts->group = "test";
+    vs->group = "validation";
+    bs->path = vs->path = train_path;
+    ts->path = test_path;
+    ts->train = bs;
+    return pp_ok();
+}
+
 int cmd_convert(int argc, char **argv)
 {
     if (argc < 3 || (strcmp(argv[2], "idx") && strcmp(argv[2], "csv"))) {
@@ -252,17 +269,7 @@ int cmd_convert(int argc, char **argv)
         size_t d = 0;
         st = pp_idx_shape(a.ti, a.tl, &bs.n, &d);
         if (!st.code && has_test) st = pp_idx_shape(a.si, a.sl, &ts.n, &d);
-        ts.keep = ts.n;
-        if (!st.code) st = split_counts(&a, &bs, &vs);
-        if (!st.code) st = pp_dataset_writer_open(a.out, &w);
-        bs.w = ts.w = vs.w = w;
-        bs.group = "train";
-        ts.group = "test";
-        vs.group = "validation";
-        vs.path = a.ti;
-        bs.path = a.ti;
-        ts.path = a.si;
-        ts.train = &bs;
+        if (!st.code) st = open_sinks(&a, a.ti, a.si, &bs, &ts, &vs, &w);
         if (!st.code) st = pp_idx_scan(a.ti, a.tl, &sink, &train);
         if (!st.code) st = scanned(&bs, train.n);
         if (!st.code && has_test) st = pp_idx_scan(a.si, a.sl, &tsink, &test);
@@ -285,17 +292,7 @@ int cmd_convert(int argc, char **argv)
         has_test = a.test != NULL;
         st = pp_csv_count_rows(a.train, a.header, &bs.n);
         if (!st.code && has_test) st = pp_csv_count_rows(a.test, a.header, &ts.n);
-        ts.keep = ts.n;
-        if (!st.code) st = split_counts(&a, &bs, &vs);
-        if (!st.code) st = pp_dataset_writer_open(a.out, &w);
-        bs.w = ts.w = vs.w = w;
-        bs.group = "train";
-        ts.group = "test";
-        vs.group = "validation";
-        vs.path = a.train;
-        bs.path = a.train;
-        ts.path = a.test;
-        ts.train = &bs;
+        if (!st.code) st = open_sinks(&a, a.train, a.test, &bs, &ts, &vs, &w);
         ts.targets = bs.targets = a.targets != NULL;
         if (!st.code)
             st = pp_csv_scan(a.train, a.label_col, a.targets, a.header, (size_t)a.classes, &sink,

@@ -502,6 +502,25 @@ pp_status trainer_check_params(const trainer *t)
     return pp_ok();
 }
 
+/* The end of every step: the phases' times, the verdict on the summed gradient g (already
+ * agreed, or the same bits on every rank when `same_bits`), and the optimizer step. */
+static pp_status finish_step(trainer *t, const pp_batch_times *bt, pp_status verdict, int same_bits,
+                             const pp_real *g, size_t n)
+{
+    t->times.data += bt->data;
+    t->times.compute += bt->compute;
+    if (same_bits && verdict.code) {
+        verdict.agreed = 1; /* no collective: every rank holds this verdict */
+        return verdict;
+    }
+    if (!same_bits) PP_TRY(pp_comm_agree(t->comm, verdict));
+    double t6 = omp_get_wtime();
+    pp_optim_clip(&t->opt, g, t->arch.nparams, n, t->T);
+    pp_optim_step(&t->arch, &t->opt, t->params, &t->ost, g, n, t->T);
+    t->times.optimizer += omp_get_wtime() - t6;
+    return pp_ok();
+}
+
 /* The step over node-shared memory (reduce.h): the gradient is computed into this rank's slot,
  * and on one node every rank reads the same summed bits, so its finite check is the same
  * everywhere without a collective. */
@@ -537,22 +556,10 @@ static pp_status step_node(trainer *t, const pp_data *x, const uint32_t *rows, s
         t->times.allreduce += (t2 - t1) + (t4 - t3);
         bt.compute += t3 - t2;
     }
-    t->times.data += bt.data;
-    t->times.compute += bt.compute;
     *cost = tot[0];
     *stop = tot[1] > 0;
-    pp_status st = check_finite(t, g, tot[0]);
-    if (pp_comm_nodes(t->comm) > 1)
-        PP_TRY(pp_comm_agree(t->comm, st));
-    else if (st.code) {
-        st.agreed = 1; /* every rank of the one node judged the same shared bits */
-        return st;
-    }
-    double t6 = omp_get_wtime();
-    pp_optim_clip(&t->opt, g, t->arch.nparams, n, t->T);
-    pp_optim_step(&t->arch, &t->opt, t->params, &t->ost, g, n, t->T);
-    t->times.optimizer += omp_get_wtime() - t6;
-    return pp_ok();
+    /* on one node every rank judged the same shared bits; across nodes, MPI's sums */
+    return finish_step(t, &bt, check_finite(t, g, tot[0]), pp_comm_nodes(t->comm) == 1, g, n);
 }
 
 /* The step over shared factors (reduce.h): this rank's rows into the node's workspace, one
@@ -587,20 +594,10 @@ static pp_status step_factors(trainer *t, const pp_data *x, const uint32_t *sid,
         t->times.allreduce += omp_get_wtime() - t2;
         g = t->nf.sum;
     }
-    t->times.data += bt.data;
-    t->times.compute += bt.compute;
     *cost = tot[0];
     *stop = tot[1] > 0;
-    pp_status st = check_finite(t, g, tot[0]);
-    if (st.code) {
-        st.agreed = 1; /* every rank computed the same bits from the same rows */
-        return st;
-    }
-    double t6 = omp_get_wtime();
-    pp_optim_clip(&t->opt, g, t->arch.nparams, n, t->T);
-    pp_optim_step(&t->arch, &t->opt, t->params, &t->ost, g, n, t->T);
-    t->times.optimizer += omp_get_wtime() - t6;
-    return pp_ok();
+    /* every rank computed the same bits from the same rows */
+    return finish_step(t, &bt, check_finite(t, g, tot[0]), 1, g, n);
 }
 
 static pp_status step_on(trainer *t, const pp_data *x, const uint32_t *sid, const uint32_t *ids,
@@ -671,8 +668,6 @@ static pp_status step_on(trainer *t, const pp_data *x, const uint32_t *sid, cons
         t->times.allreduce += (t2 - t1) + (t4 - t3);
         bt.compute += t3 - t2;
     }
-    t->times.data += bt.data;
-    t->times.compute += bt.compute;
     double small[2] = {local_cost, local_stop ? 1.0 : 0.0};
     double t5 = omp_get_wtime();
     PP_TRY(pp_comm_sum_double(t->comm, small, 2));
@@ -681,12 +676,7 @@ static pp_status step_on(trainer *t, const pp_data *x, const uint32_t *sid, cons
     *stop = small[1] > 0;
     /* the reduced gradient and cost need not be bitwise equal on every rank (MPI does not
      * promise it), so the verdict is agreed before the next step's allreduce */
-    PP_TRY(pp_comm_agree(t->comm, check_finite(t, t->grad, small[0])));
-    double t6 = omp_get_wtime();
-    pp_optim_clip(&t->opt, t->grad, t->arch.nparams, n, t->T);
-    pp_optim_step(&t->arch, &t->opt, t->params, &t->ost, t->grad, n, t->T);
-    t->times.optimizer += omp_get_wtime() - t6;
-    return pp_ok();
+    return finish_step(t, &bt, check_finite(t, t->grad, small[0]), 0, t->grad, n);
 }
 
 static size_t argmax(const pp_real *v, size_t n)
