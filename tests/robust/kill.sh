@@ -2,13 +2,22 @@
 # Kill test: kill -9 a rank at a random instant of a 2-rank run that checkpoints every step.
 # Every trial must: end the whole job within 30 s with a non-zero status, leave a loadable
 # newest checkpoint, and — run again — resume to the uninterrupted run's bits.
-# usage: kill.sh PARAPROP DIR [TRIALS]   (CI runs 20; tools/kill-trials.sh runs 200)
+# usage: kill.sh PARAPROP DIR [TRIALS [adam]]   (CI runs 20; tools/kill-trials.sh runs 200)
+#   adam: the run trains with Adam, dropout, a validation hold-out, the plateau schedule and
+#   early stopping (issue 12), so a kill lands in the middle of the moments, the masks' step,
+#   the plateau counter and the patience, and the resume must still reach the same bits
 source "$(dirname "$0")/../lib/common.sh"
-bin=$1 dir=$2 trials=${3:-20}; rm -rf "$dir"; mkdir -p "$dir"
+bin=$1 dir=$2 trials=${3:-20} variant=${4:-sgd}; rm -rf "$dir"; mkdir -p "$dir"
 synth_h5 "$bin" "$dir/d.h5" 500 50 8 3
 # 16 epochs × 50 steps, a checkpoint every step: seconds of run time to land kills in
-args=(--data "$dir/d.h5" --layers 8,64,3 --batch-size 10 --epochs 16 --learning-rate 0.2
-      --momentum 0.5 --threads 1 --checkpoint-every 1steps --keep 2 --progress off)
+args=(--data "$dir/d.h5" --layers 8,64,3 --batch-size 10 --epochs 16 --threads 1
+      --checkpoint-every 1steps --keep 2 --progress off)
+if [ "$variant" = adam ]; then
+  args+=(--optimizer adam --learning-rate 0.01 --dropout 0.2 --validation-split 50
+         --lr-schedule plateau:1:0.5:1e-6 --early-stop 4)
+else
+  args+=(--learning-rate 0.2 --momentum 0.5)
+fi
 mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$dir/ref" > "$dir/ref.txt" || fail "reference run"
 want=$(fingerprint_of "$dir/ref.txt")
 # whether a checkpoint exists (ls on a glob races with the run pruning old ones)
