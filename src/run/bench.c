@@ -107,7 +107,7 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
         if (len > 0 && len < (int)sizeof line - 300)
             len += snprintf(line + len, sizeof line - (size_t)len,
                             "], \"data_mode\": \"%s\", \"data_bytes\": %.0f, \"memory_budget\": "
-                            "%.0f, \"node_shared_bytes\": %zu, \"ranks_per_node\": %d, "
+                            "%.0f, \"node_shared_bytes\": %zu, \"local_ranks\": %d, "
                             "\"private_bytes\": [",
                             trainer_data_mode(&t), t.data_bytes, t.data_budget,
                             t.train_shm ? t.train_shm_bytes : 0, pp_comm_local_size(comm));

@@ -67,7 +67,7 @@ def bench(mode):
 
 def cost(j):
     """The bytes the worst rank costs, and the bound."""
-    share = j["node_shared_bytes"] / j["ranks_per_node"]
+    share = j["node_shared_bytes"] / j["local_ranks"]
     worst = max(j["private_bytes"]) + share
     # parameters, gradient, velocity and the workspaces' activations, as float32, 4× over
     model = 4 * 4 * j["parameters"] + 4 * 4 * 10 * (784 + 30 + 10)
@@ -75,7 +75,7 @@ def cost(j):
 
 
 node = bench("node")
-if node["data_mode"] != "node" or node["ranks_per_node"] != R:
+if node["data_mode"] != "node" or node["local_ranks"] != R:
     fail(f"expected node mode with {R} ranks on the node: {node}")
 worst, bound = cost(node)
 print(f"node: data {node['data_bytes'] / MiB:.1f} MiB, shared block "

@@ -54,6 +54,17 @@ for want in "16 factors" "17 split"; do
     --layers 50,100,10 --batch-size "$1" --steps 5 --threads 1 2>&1) || fail "bench: $out"
   grep -q "\"reduce\": \"$2\"" <<<"$out" || fail "bench, 50-100-10, batch $1: not $2: $out"
 done
+# bench's line is one JSON object without a key twice (two branches once both added
+# "ranks_per_node", and readers silently kept the second)
+/usr/bin/python3 -c '
+import json, sys
+def once(pairs):
+    keys = [k for k, _ in pairs]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    assert not twice, f"keys twice in bench JSON: {twice}"
+    return dict(pairs)
+json.loads(sys.stdin.read().strip().splitlines()[-1], object_pairs_hook=once)' <<<"$out" \
+  || fail "bench JSON: $out"
 echo "ok fast: 2-rank sums agree, factors and split have the 1-rank bits $one"
 
 expect_usage() { # DESCRIPTION ENV... -- : status 2 and the message
