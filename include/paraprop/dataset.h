@@ -87,6 +87,9 @@ typedef struct pp_dataset_rows pp_dataset_rows;
 pp_status pp_dataset_rows_open(const char *path, pp_dataset_rows **out);
 pp_status pp_dataset_rows_read(pp_dataset_rows *r, const uint32_t *ids, size_t m, pp_data *dst);
 void pp_dataset_rows_close(pp_dataset_rows *r);
+/* 1 when rows are read straight from the file (chunks of whole rows, no filter but fletcher32:
+ * each chunk verified on its first read, later rows of it read alone), 0 through HDF5. */
+int pp_dataset_rows_direct(const pp_dataset_rows *r);
 
 /* ---- converting in row blocks, with bounded memory (issue 11) ---- */
 

@@ -8,6 +8,7 @@
 #include "paraprop/train.h"
 #include "core/fault.h"
 #include "json.h"
+#include "stream.h"
 #include "memory.h"
 #include "trainer.h"
 
@@ -107,9 +108,11 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
         if (len > 0 && len < (int)sizeof line - 300)
             len += snprintf(line + len, sizeof line - (size_t)len,
                             "], \"data_mode\": \"%s\", \"data_bytes\": %.0f, \"memory_budget\": "
-                            "%.0f, \"node_shared_bytes\": %zu, \"local_ranks\": %d, "
+                            "%.0f, \"stream_reads\": \"%s\", \"node_shared_bytes\": %zu, "
+                            "\"local_ranks\": %d, "
                             "\"private_bytes\": [",
                             trainer_data_mode(&t), t.data_bytes, t.data_budget,
+                            stream_reads(&t) ? stream_reads(&t) : "none",
                             t.train_shm ? t.train_shm_bytes : 0, pp_comm_local_size(comm));
         for (int r = 0; r < t.R && len > 0 && len < (int)sizeof line - 100; r++)
             len += snprintf(line + len, sizeof line - (size_t)len, "%s%.0f", r ? ", " : "",

@@ -167,3 +167,9 @@ void stream_close(trainer *t)
     free(s);
     t->stream = NULL;
 }
+
+const char *stream_reads(const trainer *t)
+{
+    if (!t->stream || !t->stream->rows) return NULL;
+    return pp_dataset_rows_direct(t->stream->rows) ? "direct" : "hdf5";
+}

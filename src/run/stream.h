@@ -25,5 +25,8 @@ void stream_join(struct trainer *t);
 /* A new order: rows read ahead for the old one are stale. */
 void stream_reset(struct trainer *t);
 void stream_close(struct trainer *t);
+/* How stream mode reads rows: "direct" or "hdf5" (pp_dataset_rows_direct); NULL when not
+ * streaming. */
+const char *stream_reads(const struct trainer *t);
 
 #endif

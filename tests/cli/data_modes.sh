@@ -44,6 +44,28 @@ echo "ok fast: $fref"
 mpirun_n 2 "$bin" bench --data "$dir/d.h5" --layers 6,9,7,3 --steps 3 --warmup 1 --threads 1 \
   --data-mode node > "$dir/bench.json" || fail "bench"
 grep -q '"data_mode": "node"' "$dir/bench.json" || fail "bench does not report data_mode: $(cat "$dir/bench.json")"
+# stream mode reads rows straight from the file (src/io/dataset_rows.c): of the converted,
+# chunked set (each chunk checked against its fletcher32 on first read) and of a contiguous copy
+# (as files converted before chunking are); both must give rank mode's bits and say "direct"
+/usr/bin/python3 - "$dir/d.h5" "$dir/contig.h5" <<'PY' || fail "writing a contiguous copy"
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as a, h5py.File(sys.argv[2], "w") as b:
+    for k, v in a.attrs.items():
+        b.attrs[k] = v
+    for g in a:
+        for name, d in a[g].items():
+            out = b.create_dataset(f"{g}/{name}", data=d[()])  # no chunks: contiguous
+            for k, v in d.attrs.items():
+                out.attrs[k] = v
+PY
+sargs=(--layers 6,9,7,3 --batch-size 10 --steps 40 --warmup 0 --threads 1 --shuffle on)
+for f in d contig; do
+  "$bin" bench --data "$dir/$f.h5" "${sargs[@]}" --data-mode rank > "$dir/$f-rank.json" 2>&1 || fail "$f rank"
+  "$bin" bench --data "$dir/$f.h5" "${sargs[@]}" --data-mode stream > "$dir/$f-stream.json" 2>&1 || fail "$f stream"
+  grep -q '"stream_reads": "direct"' "$dir/$f-stream.json" || fail "$f: stream mode does not read directly: $(cat "$dir/$f-stream.json")"
+  a=$(grep -o '"fingerprint": "[0-9a-f]*"' "$dir/$f-rank.json"); b=$(grep -o '"fingerprint": "[0-9a-f]*"' "$dir/$f-stream.json")
+  [ -n "$a" ] && [ "$a" = "$b" ] || fail "$f: stream $b, rank $a"
+done
 "$bin" train --help | grep -q -- "--data-mode" || fail "--help lacks --data-mode"
 "$bin" train --help | grep -q -- "--memory-budget.*here" || fail "--help lacks the budget here"
 echo "PASS data modes"
