@@ -66,6 +66,9 @@ for f in d contig; do
   a=$(grep -o '"fingerprint": "[0-9a-f]*"' "$dir/$f-rank.json"); b=$(grep -o '"fingerprint": "[0-9a-f]*"' "$dir/$f-stream.json")
   [ -n "$a" ] && [ "$a" = "$b" ] || fail "$f: stream $b, rank $a"
 done
-"$bin" train --help | grep -q -- "--data-mode" || fail "--help lacks --data-mode"
-"$bin" train --help | grep -q -- "--memory-budget.*here" || fail "--help lacks the budget here"
+# the help captured first: grep -q stops reading at its match, and under pipefail the writer's
+# SIGPIPE would fail the pipeline
+help=$("$bin" train --help)
+grep -q -- "--data-mode" <<<"$help" || fail "--help lacks --data-mode"
+grep -q -- "--memory-budget.*here" <<<"$help" || fail "--help lacks the budget here"
 echo "PASS data modes"
