@@ -108,11 +108,12 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
         if (len > 0 && len < (int)sizeof line - 300)
             len += snprintf(line + len, sizeof line - (size_t)len,
                             "], \"data_mode\": \"%s\", \"data_bytes\": %.0f, \"memory_budget\": "
-                            "%.0f, \"stream_reads\": \"%s\", \"node_shared_bytes\": %zu, "
+                            "%.0f, \"stream_reads\": \"%s\", \"stream_misses\": %ld, "
+                            "\"node_shared_bytes\": %zu, "
                             "\"local_ranks\": %d, "
                             "\"private_bytes\": [",
                             trainer_data_mode(&t), t.data_bytes, t.data_budget,
-                            stream_reads(&t) ? stream_reads(&t) : "none",
+                            stream_reads(&t) ? stream_reads(&t) : "none", stream_misses(&t),
                             t.train_shm ? t.train_shm_bytes : 0, pp_comm_local_size(comm));
         for (int r = 0; r < t.R && len > 0 && len < (int)sizeof line - 100; r++)
             len += snprintf(line + len, sizeof line - (size_t)len, "%s%.0f", r ? ", " : "",

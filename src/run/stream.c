@@ -14,6 +14,7 @@ enum { SLOTS = 3, AHEAD = 2 };
 
 typedef struct slot {
     size_t pos, n; /* the step: samples perm[pos…pos + n) */
+    int next;      /* of the next epoch: perm is next_perm */
     int valid;
     pp_status st; /* its read */
     pp_data rows;
@@ -27,6 +28,10 @@ struct trainer_stream {
     int running;
     int todo[AHEAD], ntodo; /* slots the reader fills */
     const trainer *t;
+    int64_t epoch;       /* the epoch of t->perm (-1: none yet) */
+    uint32_t *next_perm; /* epoch + 1's order, computed by the reader when it needs it */
+    int next_ok;
+    long misses;
 };
 
 /* This rank's shard [lo, hi) of a step of n samples (trainer_step's split). */
@@ -45,7 +50,12 @@ static void read_slot(trainer_stream *s, slot *sl)
     size_t lo, hi;
     shard(s->t, sl->n, &lo, &hi);
     sl->rows.n = hi - lo;
-    sl->st = pp_dataset_rows_read(s->rows, s->t->perm + sl->pos + lo, hi - lo, &sl->rows);
+    if (sl->next && !s->next_ok) { /* the permutation costs O(N): here, off the step */
+        trainer_order_into(s->t, s->epoch + 1, s->next_perm);
+        s->next_ok = 1;
+    }
+    const uint32_t *perm = sl->next ? s->next_perm : s->t->perm;
+    sl->st = pp_dataset_rows_read(s->rows, perm + sl->pos + lo, hi - lo, &sl->rows);
     sl->valid = 1;
 }
 
@@ -79,7 +89,9 @@ pp_status stream_open(trainer *t)
         s->s[i].rows.scale = t->info.scale;
     }
     s->iota = malloc(rows * sizeof *s->iota);
-    if (!s->iota) return pp_error(PP_ERR_NOMEM, "out of memory for the stream");
+    s->epoch = -1;
+    s->next_perm = malloc((t->info.n_train ? t->info.n_train : 1) * sizeof *s->next_perm);
+    if (!s->iota || !s->next_perm) return pp_error(PP_ERR_NOMEM, "out of memory for the stream");
     for (size_t i = 0; i < rows; i++) s->iota[i] = (uint32_t)i;
     return pp_ok();
 }
@@ -93,17 +105,33 @@ void stream_join(trainer *t)
     }
 }
 
-void stream_reset(trainer *t)
+void stream_epoch(trainer *t, int64_t epoch)
 {
-    if (!t->stream) return;
+    trainer_stream *s = t->stream;
+    if (!s) return;
     stream_join(t);
-    for (int i = 0; i < SLOTS; i++) t->stream->s[i].valid = 0;
+    const int follows = s->epoch >= 0 && epoch == s->epoch + 1;
+    for (int i = 0; i < SLOTS; i++) {
+        slot *sl = &s->s[i];
+        if (follows && sl->next)
+            sl->next = 0; /* read from next_perm, which is now t->perm */
+        else
+            sl->valid = 0;
+    }
+    s->epoch = epoch;
+    s->next_ok = 0;
 }
 
-static slot *find(trainer_stream *s, size_t pos, size_t n)
+long stream_misses(const trainer *t)
+{
+    return t->stream ? t->stream->misses : 0;
+}
+
+static slot *find(trainer_stream *s, size_t pos, size_t n, int next)
 {
     for (int i = 0; i < SLOTS; i++)
-        if (s->s[i].valid && s->s[i].pos == pos && s->s[i].n == n) return &s->s[i];
+        if (s->s[i].valid && s->s[i].pos == pos && s->s[i].n == n && s->s[i].next == next)
+            return &s->s[i];
     return NULL;
 }
 
@@ -114,30 +142,40 @@ pp_status stream_fetch(trainer *t, const uint32_t *ids, size_t n, const pp_data 
     stream_join(t);
     const size_t N = t->info.n_train, B = (size_t)t->cfg->batch_size;
     const size_t pos = (size_t)(ids - t->perm);
-    slot *cur = find(s, pos, n);
-    if (!cur) { /* the first step of an epoch or of a run: nothing was read ahead */
+    slot *cur = find(s, pos, n, 0);
+    if (!cur) { /* the first step of a run, or after a reset: nothing was read ahead */
         cur = &s->s[0];
         cur->pos = pos;
         cur->n = n;
+        cur->next = 0;
         read_slot(s, cur);
+        s->misses++;
     }
     pp_status st = pp_comm_agree(t->comm, cur->st);
     if (st.code) return st;
-    /* the next steps of this epoch, into the slots that hold neither them nor this one */
+    /* the next steps, into the slots that hold neither them nor this one; past the epoch's
+     * end, the next epoch's first steps (its order is Philox's, known ahead; one epoch ahead
+     * at most, and only once this epoch is known) */
     s->ntodo = 0;
     size_t p = pos + n;
-    int used[SLOTS] = {0};
+    int used[SLOTS] = {0}, nx = 0;
     used[cur - s->s] = 1;
     size_t want_pos[AHEAD], want_n[AHEAD];
-    int nwant = 0;
-    for (int k = 0; k < AHEAD && p < N; k++) {
+    int want_next[AHEAD], nwant = 0;
+    for (int k = 0; k < AHEAD; k++) {
+        if (p >= N) {
+            if (nx || s->epoch < 0) break;
+            nx = 1;
+            p = 0;
+        }
         size_t m = N - p < B ? N - p : B;
-        slot *have = find(s, p, m);
+        slot *have = find(s, p, m, nx);
         if (have)
             used[have - s->s] = 1;
         else {
             want_pos[nwant] = p;
-            want_n[nwant++] = m;
+            want_n[nwant] = m;
+            want_next[nwant++] = nx;
         }
         p += m;
     }
@@ -145,6 +183,7 @@ pp_status stream_fetch(trainer *t, const uint32_t *ids, size_t n, const pp_data 
         if (used[i]) continue;
         s->s[i].pos = want_pos[w];
         s->s[i].n = want_n[w];
+        s->s[i].next = want_next[w];
         s->s[i].valid = 0;
         s->todo[s->ntodo++] = i;
         used[i] = 1;
@@ -163,6 +202,7 @@ void stream_close(trainer *t)
     stream_join(t);
     for (int i = 0; i < SLOTS; i++) pp_data_free(&s->s[i].rows);
     free(s->iota);
+    free(s->next_perm);
     pp_dataset_rows_close(s->rows);
     free(s);
     t->stream = NULL;

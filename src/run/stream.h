@@ -23,7 +23,11 @@ pp_status stream_fetch(struct trainer *t, const uint32_t *ids, size_t n, const p
 /* Waits for the reader (every path out of trainer_step, and before freeing). */
 void stream_join(struct trainer *t);
 /* A new order: rows read ahead for the old one are stale. */
-void stream_reset(struct trainer *t);
+/* t->perm now holds epoch's order: rows read ahead for it stay, the others go. */
+void stream_epoch(struct trainer *t, int64_t epoch);
+/* Steps whose rows were not read ahead (each epoch's first, before the read-ahead crossed
+ * epochs, and a run's first). */
+long stream_misses(const struct trainer *t);
 void stream_close(struct trainer *t);
 /* How stream mode reads rows: "direct" or "hdf5" (pp_dataset_rows_direct); NULL when not
  * streaming. */

@@ -460,14 +460,19 @@ void trainer_end(trainer *t, pp_status st)
     trainer_free(t);
 }
 
-void trainer_order(trainer *t, int64_t epoch)
+void trainer_order_into(const trainer *t, int64_t epoch, uint32_t *perm)
 {
-    stream_reset(t);
     size_t N = t->info.n_train;
     if (t->cfg->shuffle)
-        pp_rng_permutation(t->cfg->seed, (uint32_t)epoch, N, t->perm);
+        pp_rng_permutation(t->cfg->seed, (uint32_t)epoch, N, perm);
     else
-        for (size_t i = 0; i < N; i++) t->perm[i] = (uint32_t)i;
+        for (size_t i = 0; i < N; i++) perm[i] = (uint32_t)i;
+}
+
+void trainer_order(trainer *t, int64_t epoch)
+{
+    trainer_order_into(t, epoch, t->perm);
+    stream_epoch(t, epoch); /* keeps the rows read ahead for this epoch's first steps */
 }
 
 /* Names the first layer with a non-finite gradient entry. */

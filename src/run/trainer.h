@@ -69,6 +69,8 @@ void trainer_end(trainer *t, pp_status st);
 
 /* The sample order of an epoch into t->perm (identity with --shuffle off). */
 void trainer_order(trainer *t, int64_t epoch);
+/* The same order into perm (stream mode reads the next epoch's first rows ahead). */
+void trainer_order_into(const trainer *t, int64_t epoch, uint32_t *perm);
 
 /* One optimizer step on the global minibatch ids[0…n). On return *stop says whether any rank
  * asked to stop and *cost the global cost sum of the batch. PP_ERR_DIVERGED on non-finite
