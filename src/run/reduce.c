@@ -12,8 +12,7 @@ const char *reduce_name(reduce_kind k)
     return name[k];
 }
 
-pp_status reduce_choose(pp_comm *c, const pp_arch *a, size_t B, int threads_equal, int exact,
-                        reduce_kind *out)
+pp_status reduce_choose(pp_comm *c, size_t B, int threads_equal, int exact, reduce_kind *out)
 {
     *out = REDUCE_MPI;
     const char *e = getenv("PARAPROP_REDUCE");
@@ -54,7 +53,6 @@ pp_status reduce_choose(pp_comm *c, const pp_arch *a, size_t B, int threads_equa
      * bytes between them, at about B ≤ 16 (measured, docs/PERFORMANCE.md: at B = 10 the main job
      * runs 1.0–1.07× one rank with factors, 0.89× with split; at B = 128 and 256, W2 and W3,
      * factors lose 25 % against split) */
-    (void)a;
     if (fact_ok)
         *out = B <= 16 ? REDUCE_FACTORS : REDUCE_SPLIT;
     else if (node_ok)

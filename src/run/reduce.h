@@ -34,13 +34,12 @@ typedef struct node_reduce {
 /* How a step's gradients meet (PARAPROP_REDUCE=auto|mpi|node|factors|split; unset is auto). */
 typedef enum { REDUCE_MPI, REDUCE_NODE, REDUCE_FACTORS, REDUCE_SPLIT } reduce_kind;
 
-/* The way for a step with batches of B samples over layer sizes n[0…L] (the same answer on every
- * rank). threads_equal: every rank runs the same thread count; exact: exact mode (its integer
- * sums need the slots, not factors). auto, in fast mode on one node: factors for B ≤ 16, else
- * split; else node slots whenever every node has the same number (> 1) of ranks; else MPI.
- * PP_ERR_USAGE for an unknown PARAPROP_REDUCE or a forced way this run cannot take. */
-pp_status reduce_choose(pp_comm *c, const pp_arch *a, size_t B, int threads_equal, int exact,
-                        reduce_kind *out);
+/* The way for a step with batches of B samples (the same answer on every rank). threads_equal:
+ * every rank runs the same thread count; exact: exact mode (its integer sums need the slots, not
+ * factors). auto, in fast mode on one node: factors for B ≤ 16, else split; else node slots
+ * whenever every node has the same number (> 1) of ranks; else MPI. PP_ERR_USAGE for an unknown
+ * PARAPROP_REDUCE or a forced way this run cannot take. */
+pp_status reduce_choose(pp_comm *c, size_t B, int threads_equal, int exact, reduce_kind *out);
 const char *reduce_name(reduce_kind k);
 
 /* Collective: a block for n elements of esz bytes (sizeof(pp_real) or 8 for int64) per rank. */

@@ -255,8 +255,8 @@ static pp_status setup_reduce(trainer *t)
 {
     int th[2] = {t->T, -t->T};
     PP_TRY(pp_comm_max_int(t->comm, th, 2));
-    pp_status st = reduce_choose(t->comm, &t->arch, (size_t)t->cfg->batch_size, th[0] == -th[1],
-                                 t->cfg->exact, &t->red);
+    pp_status st =
+        reduce_choose(t->comm, (size_t)t->cfg->batch_size, th[0] == -th[1], t->cfg->exact, &t->red);
     PP_TRY(pp_comm_agree(t->comm, st));
     if (t->red == REDUCE_NODE)
         st = node_reduce_init(&t->nr, t->comm, t->arch.nparams,
