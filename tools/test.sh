@@ -3,7 +3,8 @@
 # suite: `ci` (release, -Werror: everything, including the slow Fashion-MNIST job, the kill test
 # and the real-Slurm tests), `double` (gradient checks to 1e-6), `blis` (another BLAS vendor,
 # BLA_VENDOR=FLAME, with PARAPROP_KERNELS=blas: the CBLAS path on a few tests), `asan` (ASan+UBSan: all but
-# slow, slurm and install (an ASan library cannot serve an uninstrumented downstream program),
+# slow, slurm, install (an ASan library cannot serve an uninstrumented downstream program) and
+# accuracy (the two Nielsen reproductions, minutes under ASan),
 # including the corrupt-file corpus), then each libFuzzer harness for a bounded
 # time (PP_FUZZ_SECONDS, default 20) plus the saved crash reproducers.
 set -euo pipefail

@@ -2,6 +2,7 @@
  * so that it works wherever paraprop runs (no gnuplot, no Python); or as PNG through gnuplot,
  * when the output name ends in .png. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,8 +148,17 @@ static int write_png(const series *s, const char *out)
     }
     int bad = ferror(d) | (fclose(d) != 0);
     remove(out); /* so that a gnuplot that fails leaves no stale image */
+    /* a gnuplot that is missing or dies closes the pipe: the writes below must then fail with
+     * EPIPE, not kill paraprop with SIGPIPE before pclose can tell why (seen under ASan, where
+     * the shell had exited before the script was written) */
+    struct sigaction ign, old_pipe;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    const int ignored = sigaction(SIGPIPE, &ign, &old_pipe) == 0;
     FILE *g = bad ? NULL : popen("gnuplot", "w");
     if (!g) {
+        if (ignored) sigaction(SIGPIPE, &old_pipe, NULL);
         remove(dat);
         fprintf(stderr, "paraprop: error: cannot %s\n",
                 bad ? "write the plot data" : "run gnuplot");
@@ -179,6 +189,7 @@ static int write_png(const series *s, const char *out)
     }
     fprintf(g, "unset multiplot\nset output\n");
     const int st = pclose(g);
+    if (ignored) sigaction(SIGPIPE, &old_pipe, NULL);
     remove(dat);
     FILE *chk = fopen(out, "rb");
     unsigned char magic[8] = {0};

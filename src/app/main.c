@@ -46,6 +46,14 @@ static void restart_with_best_blas_core(char **argv)
     if (setenv("PARAPROP_BLAS_RESTARTED", detected, 1) || setenv("OPENBLAS_CORETYPE", core, 1))
         return;
     fflush(NULL);
+    /* the binary's own path, not /proc/self/exe: the process's name (ps, top, pkill, Slurm's
+     * accounting) comes from the path exec'd, and "exe" hid paraprop's ranks from them */
+    char self[4096];
+    const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0) {
+        self[len] = '\0';
+        execv(self, argv);
+    }
     execv("/proc/self/exe", argv);
     /* not restarted: go on with OpenBLAS's own choice */
     unsetenv("OPENBLAS_CORETYPE");

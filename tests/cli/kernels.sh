@@ -33,7 +33,17 @@ if grep -q 'OpenBLAS' <<< "$vb"; then
   grep -qi "^products: forced: OpenBLAS [^ ]* $want\$" <<< "$vr" || fail "no restart with $want: $vr"
   grep -q "restarted itself with OPENBLAS_CORETYPE=$want" <<< "$vr" || fail "restart not reported: $vr"
   va=$(PARAPROP_BLAS_CORE=asis PARAPROP_KERNELS=blas "$bin" --version)
-  [ "$va" = "$vb" ] || fail "PARAPROP_BLAS_CORE=asis changed something: $va"
+  if grep -q 'restarted itself' <<< "$vb"; then
+    # a CPU model OpenBLAS does not know (a Xeon model 207 here, 2026-12-02): asis keeps the
+    # core OpenBLAS chose, which the restart line of the default run names, and restarts nothing
+    own=$(sed -n 's/^OpenBLAS chose \([A-Za-z0-9]*\) for this CPU model.*/\1/p' <<< "$vb")
+    [ -n "$own" ] || fail "restart line without OpenBLAS's own choice: $vb"
+    grep -qi "^products: forced: OpenBLAS [^ ]* $own\$" <<< "$va" \
+      || fail "PARAPROP_BLAS_CORE=asis: not OpenBLAS's own $own: $va"
+    ! grep -q 'restarted itself' <<< "$va" || fail "PARAPROP_BLAS_CORE=asis restarted: $va"
+  else
+    [ "$va" = "$vb" ] || fail "PARAPROP_BLAS_CORE=asis changed something: $va"
+  fi
   # the restart happens on every rank, before MPI_Init: a 2-rank exact run still works
   PARAPROP_BLAS_CORE=$want PARAPROP_KERNELS=blas mpirun_n 2 "$bin" train "${args[@]}" \
     --reduction exact --run-dir "$dir/restart" > "$dir/restart.txt" 2>&1 \

@@ -5,16 +5,29 @@
 source "$(dirname "$0")/../lib/common.sh"
 bin=$1 dir=$2; rm -rf "$dir"; mkdir -p "$dir"
 synth_h5 "$bin" "$dir/d.h5" 4000 100 32 4
-# long enough (tens of seconds) that the signal lands mid-run even on a fast, idle machine
-args=(--data "$dir/d.h5" --layers 32,256,256,4 --batch-size 8 --epochs 12 --learning-rate 0.05
-      --threads 1 --checkpoint-every none --progress off)
-mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$dir/u" > "$dir/u.txt" || fail "uninterrupted run"
+# long enough that the signal lands mid-run, on any machine: 12 epochs took 0.8 s once two
+# ranks shared their batch's factors (2026-12-02, a Xeon model 207) and the run ended before it
+# was signalled, while under ASan they take ~30 s. So the uninterrupted run is timed, and rerun
+# with proportionally more epochs when it took under 3 s; the polls below wait 20 ms
+epochs=12
+for _ in 1 2; do
+  args=(--data "$dir/d.h5" --layers 32,256,256,4 --batch-size 8 --epochs "$epochs"
+        --learning-rate 0.05 --threads 1 --checkpoint-every none --progress off)
+  rm -rf "$dir/u"
+  t0=$(date +%s%N)
+  mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$dir/u" > "$dir/u.txt" || fail "uninterrupted run"
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  [ "$ms" -lt 3000 ] || break
+  epochs=$(( epochs * (3000 / (ms > 100 ? ms : 100) + 1) ))
+  [ "$epochs" -le 400 ] || epochs=400
+done
+echo "uninterrupted run: $epochs epochs in ${ms} ms"
 want=$(fingerprint_of "$dir/u.txt")
 mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$dir/s" > "$dir/s.txt" 2>&1 &
 launcher=$!
 # wait until training runs (metrics.jsonl has the start event: both ranks have their signal
 # handlers by then), then signal rank 1 only, at once
-for _ in $(seq 600); do grep -q '"start"' "$dir/s/metrics.jsonl" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 3000); do grep -q '"start"' "$dir/s/metrics.jsonl" 2>/dev/null && break; sleep 0.02; done
 ranks=()
 for _ in $(seq 50); do
   ranks=()
@@ -22,7 +35,7 @@ for _ in $(seq 50); do
     [ "$p" != "$launcher" ] && [ "$(cat /proc/$p/comm 2>/dev/null)" = paraprop ] && ranks+=("$p")
   done
   [ ${#ranks[@]} -eq 2 ] && break
-  sleep 0.1
+  sleep 0.02
 done
 kill -0 $launcher 2>/dev/null || fail "the run ended before it could be signalled: $(tail -3 "$dir/s.txt")"
 [ ${#ranks[@]} -eq 2 ] || fail "expected 2 rank processes, found ${#ranks[@]}"

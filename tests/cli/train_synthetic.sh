@@ -15,8 +15,10 @@ ls "$dir/run/checkpoints"/step-*.h5 >/dev/null || fail "no checkpoints"
 [ "$(ls "$dir/run/checkpoints"/step-*.h5 | wc -l)" -eq 3 ] || fail "--keep 3 not honoured"
 "$bin" eval --model "$dir/run/final.h5" --data "$dir/d.h5" > "$dir/eval.txt" || fail "eval failed"
 grep -q "accuracy: $acc" "$dir/eval.txt" || fail "eval accuracy differs from train's $acc: $(cat "$dir/eval.txt")"
-"$bin" inspect "$dir/run/final.h5" | grep -q "valid: yes" || fail "inspect says invalid"
+info=$("$bin" inspect "$dir/run/final.h5") || fail "inspect failed: $info"
+grep -q "valid: yes" <<<"$info" || fail "inspect says invalid"
 # --epochs 0 writes the initial model
 "$bin" train --data "$dir/d.h5" --layers 8,16,3 --epochs 0 --run-dir "$dir/init" --progress off >/dev/null
-"$bin" inspect "$dir/init/final.h5" | grep -q "position: 0 epochs" || fail "--epochs 0 model"
+info=$("$bin" inspect "$dir/init/final.h5") || fail "inspect failed: $info"
+grep -q "position: 0 epochs" <<<"$info" || fail "--epochs 0 model"
 echo "PASS train_synthetic (accuracy $acc)"

@@ -9,7 +9,7 @@ source "$(dirname "$0")/../lib/common.sh"
 bin=$1 dir=$2 size_mb=${3:-400} vmem_mb=${4:-320}
 rm -rf "$dir"; mkdir -p "$dir"
 # ASan reserves terabytes of address space and cannot start under ulimit -v (status 77: skipped)
-if ldd "$bin" | grep -q libasan; then echo "skipped: a sanitizer build"; exit 77; fi
+case "$(ldd "$bin")" in *libasan*) echo "skipped: a sanitizer build"; exit 77 ;; esac
 need=$(( size_mb * 2 + 100 ))
 avail=$(df -Pm "$dir" | awk 'NR == 2 { print $4 }')
 [ "$avail" -ge "$need" ] || fail "needs $need MiB of disk in $dir, has $avail"

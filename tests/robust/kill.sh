@@ -21,7 +21,7 @@ fi
 mpirun_n 2 "$bin" train "${args[@]}" --run-dir "$dir/ref" > "$dir/ref.txt" || fail "reference run"
 want=$(fingerprint_of "$dir/ref.txt")
 # whether a checkpoint exists (ls on a glob races with the run pruning old ones)
-has_ckpt() { find "$1/checkpoints" -maxdepth 1 -name 'step-*.h5' 2>/dev/null | grep -q .; }
+has_ckpt() { [ -n "$(find "$1/checkpoints" -maxdepth 1 -name 'step-*.h5' -print -quit 2>/dev/null)" ]; }
 RANDOM=$$
 killed=0
 for t in $(seq "$trials"); do

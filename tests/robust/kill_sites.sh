@@ -40,7 +40,7 @@ case_kill() {
   fi
   if [ "$name" = checkpoint-write ]; then
     # the kill came mid-write: the written temporary file is there, never renamed into place
-    find "$run/checkpoints" -name 'step-*.h5.tmp' | grep -q . || fail "$name: no interrupted write left behind"
+    [ -n "$(find "$run/checkpoints" -name 'step-*.h5.tmp' -print -quit)" ] || fail "$name: no interrupted write left behind"
   fi
   mpirun_n 8 "$bin" train "${args[@]}" --run-dir "$run" > "$run.resume.txt" 2>&1 \
     || fail "$name: rerun failed: $(tail -3 "$run.resume.txt")"

@@ -24,5 +24,6 @@ set -e
 grep -q "writing the checkpoint failed" "$dir/out.txt" || fail "no write-failure message: $(cat "$dir/out.txt")"
 ls "$mnt/ck"/*.tmp 2>/dev/null && fail "a temporary file was left behind"
 [ "$(sha256sum "$first" | cut -d' ' -f1)" = "$sum" ] || fail "the previous checkpoint changed"
-"$bin" inspect "$first" | grep -q "valid: yes" || fail "the previous checkpoint is not loadable"
+info=$("$bin" inspect "$first") || fail "inspect failed on the previous checkpoint: $info"
+grep -q "valid: yes" <<<"$info" || fail "the previous checkpoint is not loadable"
 echo "PASS write failure: $(grep 'paraprop: error' "$dir/out.txt")"

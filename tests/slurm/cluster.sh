@@ -71,7 +71,8 @@ alive() {
 alive_as() {
   local pid=$1 name=$2
   alive "$pid" || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name"
+  # (no `| grep -q`: under pipefail its early exit can kill tr and read as "not found")
+  [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == *"$name"* ]]
 }
 
 port_free() {
@@ -141,7 +142,7 @@ cluster_processes() {
     [ "$p" = "$$" ] && continue
     [ "$p" = "$BASHPID" ] && continue
     alive "$p" || continue
-    if tr '\0' '\n' 2>/dev/null <"$env" | grep -qx "SLURM_CONF=$conf"; then
+    if grep -qxF "SLURM_CONF=$conf" < <(tr '\0' '\n' 2>/dev/null <"$env"); then
       printf '%s\n' "$p"
     fi
   done

@@ -56,7 +56,7 @@ for png in speedup efficiency phases; do
   [ -s "$f" ] || fail "no plot $f"
   [ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$f is not a PNG"
   if command -v file >/dev/null 2>&1; then
-    file "$f" | grep -q 'PNG image data' || fail "$f: $(file "$f")"
+    [[ "$(file "$f")" == *'PNG image data'* ]] || fail "$f: $(file "$f")"
   fi
 done
 log "report and plots OK:"

@@ -83,7 +83,8 @@ grep -Eq 'SLURM_RESTART_COUNT=[1-9]' "$job_log" \
   || fail "log shows no run with SLURM_RESTART_COUNT >= 1; log: $(cat "$job_log")"
 grep -q 'run folder holds checkpoints' "$job_log" \
   || fail "the requeued run did not find the checkpoints in $run_dir"
-grep -v 'train.sbatch:' "$job_log" | grep -qi 'resum' \
+# (a file, not a pipe: under pipefail grep -q's early exit can kill the writer and fail the test)
+grep -q '^paraprop: resuming from .*step-' "$job_log" \
   || fail "the trainer did not report resuming; log: $(cat "$job_log")"
 [ "$(grep -c 'train.sbatch: job ' "$job_log")" -ge 2 ] || fail "log holds fewer than 2 runs"
 [ -s "$run_dir/final.h5" ] || fail "no $run_dir/final.h5"
