@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/clones.h"
 #include "h5util.h"
 
 typedef struct row_ref {
@@ -27,6 +28,8 @@ typedef struct direct {
     uint64_t *addr, *size;   /* each chunk's place and stored size, by chunk index */
     unsigned char *verified; /* its checksum was checked on this rank */
     unsigned char *scratch;  /* one stored chunk */
+    unsigned char *cache;    /* the whole array's rows, chunk by chunk, as read (or NULL) */
+    unsigned char *cached;   /* that chunk of cache is filled */
 } direct;
 
 struct pp_dataset_rows {
@@ -46,22 +49,33 @@ static void direct_free(direct *d)
     free(d->size);
     free(d->verified);
     free(d->scratch);
+    free(d->cache);
+    free(d->cached);
     memset(d, 0, sizeof *d);
 }
 
-/* HDF5's fletcher32 (H5checksum.c): 16-bit big-endian words, sums reduced every 360 words. */
-static uint32_t fletcher32(const unsigned char *data, size_t n)
+/* HDF5's fletcher32 (H5checksum.c): 16-bit big-endian words, sums reduced every 360 words.
+ * HDF5 adds word by word (sum1 += w; sum2 += sum1), a chain of dependent adds at about a word a
+ * cycle, which made the first read of a chunk cost more than the reads of its rows. Over a
+ * block of t words w_0…w_{t-1} the same sums are sum1 + Σ w_i and sum2 + t·sum1 + Σ (t−i)·w_i:
+ * independent products the compiler vectorises. Unsigned arithmetic is exact mod 2^32 either
+ * way, so the bits are HDF5's (its block size keeps them below 2^32 anyway). */
+PP_CLONES static uint32_t fletcher32(const unsigned char *data, size_t n)
 {
     size_t len = n / 2;
     uint32_t sum1 = 0, sum2 = 0;
     while (len) {
-        size_t t = len > 360 ? 360 : len;
+        const uint32_t t = len > 360 ? 360 : (uint32_t)len;
         len -= t;
-        do {
-            sum1 += (uint32_t)(((uint16_t)data[0]) << 8) | ((uint16_t)data[1]);
-            data += 2;
-            sum2 += sum1;
-        } while (--t);
+        uint32_t s1 = 0, s2 = 0;
+        for (uint32_t i = 0; i < t; i++) {
+            const uint32_t w = (uint32_t)data[2 * i] << 8 | (uint32_t)data[2 * i + 1];
+            s1 += w;
+            s2 += (t - i) * w;
+        }
+        data += 2 * (size_t)t;
+        sum2 += t * sum1 + s2;
+        sum1 += s1;
         sum1 = (sum1 & 0xffff) + (sum1 >> 16);
         sum2 = (sum2 & 0xffff) + (sum2 >> 16);
     }
@@ -158,28 +172,61 @@ static void direct_open(direct *dr, hid_t d, size_t n, size_t row_bytes, size_t 
         direct_free(dr);
 }
 
+/* Chunk c whole, checked against its fletcher32: into dr->scratch, or for a contiguous array
+ * (no checksum) into dst. -1 on a short read or a bad checksum. */
+static int direct_chunk(const direct *dr, int fd, size_t c, unsigned char *dst)
+{
+    const size_t n = (size_t)dr->size[c];
+    unsigned char *buf = dr->scratch ? dr->scratch : dst;
+    if (pread(fd, buf, n, (off_t)dr->addr[c]) != (ssize_t)n) return -1;
+    if (dr->checksum) {
+        const unsigned char *q = buf + n - 4;
+        const uint32_t got = fletcher32(buf, n - 4);
+        const uint32_t le =
+            (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+        const uint32_t be = (uint32_t)q[3] | (uint32_t)q[2] << 8 | (uint32_t)q[1] << 16 |
+                            (uint32_t)q[0] << 24; /* older files (as HDF5 accepts) */
+        if (got != le && got != be) return -1;
+    }
+    if (buf != dst) memcpy(dst, buf, dr->crows * dr->row_bytes);
+    dr->verified[c] = 1;
+    return 0;
+}
+
 /* Row `row` into dst: its chunk verified first, once. -1 on a short read or a bad checksum. */
 static int direct_row(const direct *dr, int fd, size_t row, void *dst)
 {
     const size_t c = row / dr->crows, at = (row % dr->crows) * dr->row_bytes;
-    if (!dr->verified[c]) {
-        const size_t n = (size_t)dr->size[c];
-        if (pread(fd, dr->scratch, n, (off_t)dr->addr[c]) != (ssize_t)n) return -1;
-        if (dr->checksum) {
-            const unsigned char *q = dr->scratch + n - 4;
-            const uint32_t got = fletcher32(dr->scratch, n - 4);
-            const uint32_t le =
-                (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
-            const uint32_t be = (uint32_t)q[3] | (uint32_t)q[2] << 8 | (uint32_t)q[1] << 16 |
-                                (uint32_t)q[0] << 24; /* older files (as HDF5 accepts) */
-            if (got != le && got != be) return -1;
+    const size_t cb = dr->crows * dr->row_bytes;
+    if (dr->cache) { /* kept whole (labels): a chunk read once, its rows copied from memory */
+        if (!dr->cached[c]) {
+            if (direct_chunk(dr, fd, c, dr->cache + c * cb)) return -1;
+            dr->cached[c] = 1;
         }
-        dr->verified[c] = 1;
+        memcpy(dst, dr->cache + c * cb + at, dr->row_bytes);
+        return 0;
+    }
+    if (!dr->verified[c]) {
+        if (direct_chunk(dr, fd, c, dr->scratch)) return -1;
         memcpy(dst, dr->scratch + at, dr->row_bytes);
         return 0;
     }
     return pread(fd, dst, dr->row_bytes, (off_t)(dr->addr[c] + at)) == (ssize_t)dr->row_bytes ? 0
                                                                                               : -1;
+}
+
+/* Keep dr's rows in memory as they are read: for labels or targets much smaller than the
+ * inputs, one pread of a 4-byte label per row cost as much as the row's inputs. */
+static void direct_keep(direct *dr)
+{
+    if (!dr->on) return;
+    dr->cache = malloc(dr->nchunks * dr->crows * dr->row_bytes);
+    dr->cached = calloc(dr->nchunks, 1);
+    if (!dr->cache || !dr->cached) {
+        free(dr->cache);
+        free(dr->cached);
+        dr->cache = dr->cached = NULL; /* row by row, as before */
+    }
 }
 
 void pp_dataset_rows_close(pp_dataset_rows *r)
@@ -241,6 +288,12 @@ pp_status pp_dataset_rows_open(const char *path, pp_dataset_rows **out)
         direct_open(&r->dout, r->out, in->n_train,
                     in->labelled ? sizeof(int32_t) : in->k * sizeof(float), 4, (uint64_t)ub);
     }
+    /* labels or targets at most 1/16 of the inputs (4-byte labels of 64 or more inputs) are
+     * kept in memory as they are read: stream mode then costs its row buffers and them */
+    if (r->din.on && r->dout.on &&
+        r->dout.nchunks * r->dout.crows * r->dout.row_bytes * 16 <=
+            r->din.nchunks * r->din.crows * r->din.row_bytes)
+        direct_keep(&r->dout);
     if (r->din.on && r->dout.on) r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0) {
         direct_free(&r->din);
