@@ -34,6 +34,23 @@ double pp_batch_rows(const pp_arch *a, const pp_real *params, const pp_data *x, 
 void pp_batch_wgrad(const pp_arch *a, const pp_workspace *ws, size_t m, int part, int parts,
                     int threads, pp_real *grad, pp_batch_times *times);
 
+/* What pp_batch_grad_overlap hands over, on the master thread (OpenMP thread 0): ready(arg,
+ * l) once ∇Wˡ and ∇bˡ (grad[w_off[l], b_off[l] + n[l])) are final, for l = L…1 in turn, and
+ * poll(arg) between pieces of the work after it, so that a nonblocking sum of them can move. */
+typedef struct pp_grad_hook {
+    void (*ready)(void *arg, int l);
+    void (*poll)(void *arg);
+    void *arg;
+} pp_grad_hook;
+
+/* pp_batch_grad with the backward pass taken layer by layer from the top (Δˡ, ∇Wˡ, then
+ * Δˡ⁻¹ from Δˡ), each layer's gradient handed to h as soon as it is final: the caller starts
+ * its allreduce while the layers below are computed (PyTorch DDP's buckets, one per layer).
+ * The same products in pieces: fast mode's bits, not always pp_batch_grad's. */
+double pp_batch_grad_overlap(const pp_arch *a, const pp_real *params, const pp_data *x,
+                             const uint32_t *ids, size_t m, pp_workspace *ws, int threads,
+                             pp_real *grad, pp_batch_times *times, const pp_grad_hook *h);
+
 #ifdef __cplusplus
 }
 #endif

@@ -30,6 +30,9 @@ int pp_comm_size(const pp_comm *c);
 int pp_comm_local_size(const pp_comm *c);
 int pp_comm_local_rank(const pp_comm *c);
 int pp_comm_nodes(const pp_comm *c);
+/* The nodes as MPI sees them, before PARAPROP_NODE_SIZE splits them for tests: ranks on
+ * different ones talk over a network, not through their cores' memory copies. */
+int pp_comm_real_nodes(const pp_comm *c);
 /* 1 when node-shared memory is available and every node holds the same number of ranks (so
  * the ranks with local rank j on every node form one inter-node communicator). */
 int pp_comm_uniform_nodes(const pp_comm *c);
@@ -47,6 +50,16 @@ pp_status pp_comm_agree(pp_comm *c, pp_status local);
 pp_status pp_comm_barrier(pp_comm *c);
 pp_status pp_comm_sum_real(pp_comm *c, pp_real *buf, size_t n);
 pp_status pp_comm_sum_i64(pp_comm *c, int64_t *buf, size_t n);
+/* Nonblocking in-place gradient sums, to overlap them with the backward pass:
+ * pp_comm_isum_real starts one (buf is MPI's until the wait), pp_comm_progress lets MPI move the
+ * ones in flight (Open MPI advances nonblocking collectives only inside MPI calls: call it
+ * between pieces of work), pp_comm_wait_sums completes them all and returns the first failure.
+ * Every rank starts the same sums in the same order. At most PP_COMM_PENDING are in flight; a
+ * further one waits for those first. */
+#define PP_COMM_PENDING 64
+pp_status pp_comm_isum_real(pp_comm *c, pp_real *buf, size_t n);
+void pp_comm_progress(pp_comm *c);
+pp_status pp_comm_wait_sums(pp_comm *c);
 pp_status pp_comm_sum_double(pp_comm *c, double *buf, size_t n);
 pp_status pp_comm_max_double(pp_comm *c, double *buf, size_t n);
 pp_status pp_comm_max_int(pp_comm *c, int *buf, size_t n);

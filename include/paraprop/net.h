@@ -126,6 +126,16 @@ void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, s
 double pp_net_backward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
                        size_t r1);
 
+/* pp_net_backward in its steps, for a caller that interleaves them with ∇W (batch.c's
+ * overlapped step): BP1 for rows [r0, r1) (their cost sum returned), then BP2 from layer l's
+ * Δˡ to Δˡ⁻¹ (l ≥ 2), for l = L…2 in turn. */
+double pp_net_backward_output(const pp_arch *a, pp_workspace *ws, size_t r0, size_t r1);
+void pp_net_backward_layer(const pp_arch *a, const pp_real *params, pp_workspace *ws, int l,
+                           size_t r0, size_t r1);
+/* pp_net_backward_layer for columns [c0, c1) of Δˡ⁻¹ only. */
+void pp_net_backward_cols(const pp_arch *a, const pp_real *params, pp_workspace *ws, int l,
+                          size_t r0, size_t r1, size_t c0, size_t c1);
+
 /* BP3–BP4: the gradient SUM over rows [r0, r1) for the block [j0, j1) × [k0, k1) of Wˡ
  * (and bˡ[j0, j1) when k0 == 0). Overwrites that part of grad (flat layout). */
 void pp_net_grad_block(const pp_arch *a, const pp_workspace *ws, int l, size_t r0, size_t r1,

@@ -65,6 +65,11 @@ int pp_optimizer_parse(const char *s);
  * Elementwise, so the result is the same for any thread count and any rank. */
 void pp_optim_step(const pp_arch *a, const pp_optim *o, pp_real *params, pp_optim_state *s,
                    const pp_real *gsum, size_t n, int threads);
+/* pp_optim_step on part `part` of `parts` of every layer's units only (their rows of Wˡ and
+ * entries of bˡ): elementwise, so the parts of any split together give pp_optim_step's bits.
+ * For ranks that share one copy of the parameters, each updating its part. */
+void pp_optim_step_part(const pp_arch *a, const pp_optim *o, pp_real *params, pp_optim_state *s,
+                        const pp_real *gsum, size_t n, int threads, int part, int parts);
 
 /* --clip-norm: sets o->nscale for the gradient sum gsum over n samples, so that the step
  * applies ∇C₀ · min(1, clip / ‖∇C₀‖₂), ∇C₀ = gsum / n over every weight and bias (1 without

@@ -282,34 +282,55 @@ static void output_delta_row(const pp_arch *a, const pp_real *act, const pp_real
     }
 }
 
+double pp_net_backward_output(const pp_arch *a, pp_workspace *ws, size_t r0, size_t r1)
+{
+    const size_t nL = a->n[a->L];
+    double cost = 0;
+    for (size_t i = r0; i < r1; i++) {
+        const pp_real *act = ws->act[a->L] + i * nL, *y = ws->y + i * nL;
+        cost += pp_cost_row(a, ws->zout + i * nL, act, y);
+        output_delta_row(a, act, y, ws->delta[a->L] + i * nL);
+    }
+    return cost;
+}
+
+void pp_net_backward_cols(const pp_arch *a, const pp_real *params, pp_workspace *ws, int l,
+                          size_t r0, size_t r1, size_t c0, size_t c1)
+{
+    const int m = (int)(r1 - r0), nc = (int)(c1 - c0);
+    if (m <= 0 || nc <= 0 || l < 2) return;
+    const size_t nout = a->n[l], nin = a->n[l - 1];
+    const pp_real *w = params + a->w_off[l] + c0;   /* (nout, nc) of (nout, nin) */
+    const pp_real *d = ws->delta[l] + r0 * nout;    /* (m, nout) */
+    pp_real *dp = ws->delta[l - 1] + r0 * nin + c0; /* (m, nc) of (m, nin) */
+    /* BP2: Δˡ⁻¹ = (Δˡ Wˡ) ⊙ σ'(Aˡ⁻¹) */
+    pp_mm_nn(m, nc, (int)nout, d, (int)nout, 1, w, (int)nin, dp, (int)nin);
+    if (ws->drop && ws->drop->p[l - 1] > 0) {
+        /* σ'(Zˡ⁻¹) ⊙ mask / (1 − p), kept by the forward pass */
+        const pp_real *dm = ws->dmul[l - 1] + r0 * nin + c0;
+        for (size_t i = 0; i < (size_t)m; i++)
+            for (size_t j = 0; j < (size_t)nc; j++) dp[i * nin + j] *= dm[i * nin + j];
+    } else if (c0 == 0 && c1 == nin) {
+        pp_act_mul_deriv(a->hidden, ws->act[l - 1] + r0 * nin, dp, (size_t)m * nin);
+    } else {
+        for (size_t i = 0; i < (size_t)m; i++)
+            pp_act_mul_deriv(a->hidden, ws->act[l - 1] + (r0 + i) * nin + c0, dp + i * nin,
+                             (size_t)nc);
+    }
+}
+
+void pp_net_backward_layer(const pp_arch *a, const pp_real *params, pp_workspace *ws, int l,
+                           size_t r0, size_t r1)
+{
+    pp_net_backward_cols(a, params, ws, l, r0, r1, 0, a->n[l - 1]);
+}
+
 double pp_net_backward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
                        size_t r1)
 {
-    const int m = (int)(r1 - r0);
-    if (m <= 0) return 0;
-    const int L = a->L;
-    const size_t nL = a->n[L];
-    double cost = 0;
-    for (size_t i = r0; i < r1; i++) {
-        const pp_real *act = ws->act[L] + i * nL, *y = ws->y + i * nL;
-        cost += pp_cost_row(a, ws->zout + i * nL, act, y);
-        output_delta_row(a, act, y, ws->delta[L] + i * nL);
-    }
-    for (int l = L; l >= 2; l--) {
-        const size_t nout = a->n[l], nin = a->n[l - 1];
-        const pp_real *w = params + a->w_off[l];     /* (nout, nin) */
-        const pp_real *d = ws->delta[l] + r0 * nout; /* (m, nout) */
-        pp_real *dp = ws->delta[l - 1] + r0 * nin;   /* (m, nin) */
-        /* BP2: Δˡ⁻¹ = (Δˡ Wˡ) ⊙ σ'(Aˡ⁻¹) */
-        pp_mm_nn(m, (int)nin, (int)nout, d, (int)nout, 1, w, (int)nin, dp, (int)nin);
-        if (ws->drop && ws->drop->p[l - 1] > 0) {
-            /* σ'(Zˡ⁻¹) ⊙ mask / (1 − p), kept by the forward pass */
-            const pp_real *dm = ws->dmul[l - 1] + r0 * nin;
-            for (size_t i = 0; i < (size_t)m * nin; i++) dp[i] *= dm[i];
-        } else {
-            pp_act_mul_deriv(a->hidden, ws->act[l - 1] + r0 * nin, dp, (size_t)m * nin);
-        }
-    }
+    if (r1 <= r0) return 0;
+    const double cost = pp_net_backward_output(a, ws, r0, r1);
+    for (int l = a->L; l >= 2; l--) pp_net_backward_layer(a, params, ws, l, r0, r1);
     return cost;
 }
 

@@ -116,6 +116,13 @@ static void step_range(const pp_optim *o, const coef *k, pp_real *params, pp_opt
 void pp_optim_step(const pp_arch *a, const pp_optim *o, pp_real *params, pp_optim_state *s,
                    const pp_real *gsum, size_t n, int threads)
 {
+    pp_optim_step_part(a, o, params, s, gsum, n, threads, 0, 1);
+}
+
+void pp_optim_step_part(const pp_arch *a, const pp_optim *o, pp_real *params, pp_optim_state *s,
+                        const pp_real *gsum, size_t n, int threads, int part, int parts)
+{
+    if (parts < 1) parts = 1;
     coef k;
     memset(&k, 0, sizeof k);
     /* divide by n (one rounding) rather than multiply by 1/n (two) */
@@ -138,10 +145,13 @@ void pp_optim_step(const pp_arch *a, const pp_optim *o, pp_real *params, pp_opti
         k.eps = (pp_real)o->eps;
         k.adamw = o->kind == PP_OPT_ADAMW;
     }
-    int parallel = threads > 1 && a->nparams >= 65536;
+    int parallel = threads > 1 && a->nparams / (size_t)parts >= 65536;
     for (int l = 1; l <= a->L; l++) {
-        size_t woff = a->w_off[l], nw = a->n[l] * a->n[l - 1];
-        size_t boff = a->b_off[l], nb = a->n[l];
+        /* part `part` of the layer's units: their rows of Wˡ (consecutive) and entries of bˡ */
+        const size_t u0 = a->n[l] * (size_t)part / (size_t)parts,
+                     u1 = a->n[l] * (size_t)(part + 1) / (size_t)parts;
+        size_t woff = a->w_off[l] + u0 * a->n[l - 1], nw = (u1 - u0) * a->n[l - 1];
+        size_t boff = a->b_off[l] + u0, nb = u1 - u0;
         /* chunks of one layer's weights over threads; elementwise, so any split is exact */
 #pragma omp parallel for schedule(static) num_threads(threads) if (parallel)
         for (size_t c = 0; c < nw; c += 4096) {

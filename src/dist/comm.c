@@ -18,7 +18,12 @@ struct pp_comm {
                        the same number of ranks; else MPI_COMM_NULL */
     int local_rank, local_size; /* on this node */
     int nodes;                  /* the number of nodes */
+    int real_nodes;             /* that number before PARAPROP_NODE_SIZE split them */
     int owns_mpi;
+    /* nonblocking gradient sums in flight (pp_comm_isum_real), and the first failure among them */
+    MPI_Request pending[PP_COMM_PENDING];
+    int npending;
+    int pending_rc;
 };
 
 struct pp_shared {
@@ -44,6 +49,11 @@ pp_status pp_comm_init(int *argc, char ***argv, pp_comm **out)
     pp_comm *c = calloc(1, sizeof *c);
     if (!c) return pp_error(PP_ERR_NOMEM, "cannot allocate the communicator");
     if (!inited) {
+        /* Open MPI's nonblocking allreduce (libnbc) picks recursive doubling for two ranks:
+         * both exchange and add the whole gradient. Rabenseifner's reduce-scatter + allgather
+         * moves and adds half each; the overlapped step's exposed allreduce at W3 2×1 fell
+         * from 7.7 to 4.8 ms/step with it (docs/PERFORMANCE.md). A user's own choice stands. */
+        setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "3", 0);
         int rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
         if (rc != MPI_SUCCESS) {
             free(c);
@@ -76,6 +86,10 @@ pp_status pp_comm_init(int *argc, char ***argv, pp_comm **out)
     if (MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &c->node) ==
         MPI_SUCCESS) {
         MPI_Comm_set_errhandler(c->node, MPI_ERRORS_RETURN);
+        int real_lr = 0;
+        MPI_Comm_rank(c->node, &real_lr);
+        c->real_nodes = real_lr == 0;
+        MPI_Allreduce(MPI_IN_PLACE, &c->real_nodes, 1, MPI_INT, MPI_SUM, c->comm);
         /* PARAPROP_NODE_SIZE=K: treat each K consecutive ranks of a node as a node of their own,
          * so that one host tests the multi-node paths (inter-node sums, per-node data) */
         const char *e = getenv("PARAPROP_NODE_SIZE");
@@ -119,6 +133,11 @@ void pp_comm_finalize(pp_comm *c)
 void pp_comm_abort(pp_comm *c, int status)
 {
     MPI_Abort(c ? c->comm : MPI_COMM_WORLD, status);
+}
+
+int pp_comm_real_nodes(const pp_comm *c)
+{
+    return c && c->real_nodes > 0 ? c->real_nodes : 1;
 }
 
 int pp_comm_rank(const pp_comm *c)
@@ -223,6 +242,54 @@ pp_status pp_comm_sum_real(pp_comm *c, pp_real *buf, size_t n)
     return allreduce(c, buf, n, MPI_FLOAT, sizeof *buf, MPI_SUM, "gradient allreduce");
 #endif
 }
+pp_status pp_comm_isum_real(pp_comm *c, pp_real *buf, size_t n)
+{
+    if (!c || c->size == 1) return pp_ok();
+    for (size_t off = 0; off < n; off += CHUNK) {
+        const size_t len = n - off < CHUNK ? n - off : CHUNK;
+        if (c->npending == PP_COMM_PENDING) PP_TRY(pp_comm_wait_sums(c)); /* full: drain */
+#if PP_DOUBLE
+        const MPI_Datatype t = MPI_DOUBLE;
+#else
+        const MPI_Datatype t = MPI_FLOAT;
+#endif
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, buf + off, (int)len, t, MPI_SUM, c->comm,
+                                &c->pending[c->npending]);
+        if (rc != MPI_SUCCESS) {
+            if (!c->pending_rc) c->pending_rc = rc;
+            return mpi_fail(rc, "gradient allreduce (nonblocking)");
+        }
+        c->npending++;
+    }
+    return pp_ok();
+}
+
+void pp_comm_progress(pp_comm *c)
+{
+    if (!c || !c->npending) return;
+    int done = 0;
+    /* MPI_Testall completes (and frees) the requests only when all are done; an error is kept
+     * for pp_comm_wait_sums, which reports it */
+    int rc = MPI_Testall(c->npending, c->pending, &done, MPI_STATUSES_IGNORE);
+    if (rc != MPI_SUCCESS && !c->pending_rc) c->pending_rc = rc;
+    if (done) c->npending = 0;
+}
+
+pp_status pp_comm_wait_sums(pp_comm *c)
+{
+    if (!c) return pp_ok();
+    /* the blocking sum's fault sites (core/fault.h), once per step, so the robustness tests
+     * cover this path: an unagreed failure on this rank, which the app answers with an abort */
+    if (pp_fault("grad-allreduce", pp_comm_rank(c)))
+        return pp_error(PP_ERR_RUNTIME, "MPI gradient allreduce failed: injected fault");
+    pp_fault_kill("allreduce");
+    int rc = c->npending ? MPI_Waitall(c->npending, c->pending, MPI_STATUSES_IGNORE) : MPI_SUCCESS;
+    c->npending = 0;
+    if (rc == MPI_SUCCESS) rc = c->pending_rc;
+    c->pending_rc = 0;
+    return rc == MPI_SUCCESS ? pp_ok() : mpi_fail(rc, "gradient allreduce (nonblocking)");
+}
+
 pp_status pp_comm_sum_i64(pp_comm *c, int64_t *buf, size_t n)
 {
     pp_fault_kill("allreduce");

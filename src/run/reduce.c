@@ -60,6 +60,31 @@ pp_status reduce_choose(pp_comm *c, size_t B, int threads_equal, int exact, redu
     return pp_ok();
 }
 
+/* An auto|on|off environment switch: *v = -1 (unset, empty or auto), 1 (on) or 0 (off); any
+ * other value is a usage error that says what `on` does. */
+static pp_status env_switch(const char *name, const char *on_means, int *v)
+{
+    const char *e = getenv(name);
+    *v = -1;
+    if (!e || !*e || strcmp(e, "auto") == 0) return pp_ok();
+    if (strcmp(e, "on") == 0 || strcmp(e, "off") == 0) {
+        *v = strcmp(e, "on") == 0;
+        return pp_ok();
+    }
+    return pp_error(PP_ERR_USAGE, "%s=%s: expected auto, on (%s) or off", name, e, on_means);
+}
+
+pp_status reduce_overlap(reduce_kind k, int R, int real_nodes, int exact, size_t nparams, int *out)
+{
+    *out = 0;
+    int v;
+    PP_TRY(env_switch("PARAPROP_OVERLAP",
+                      "start each layer's gradient allreduce during the backward pass", &v));
+    if (k != REDUCE_MPI || R < 2 || exact) return pp_ok();
+    *out = v >= 0 ? v : real_nodes > 1 && nparams >= ((size_t)1 << 16);
+    return pp_ok();
+}
+
 pp_status node_reduce_init(node_reduce *r, pp_comm *c, size_t n, size_t esz)
 {
     memset(r, 0, sizeof *r);
@@ -163,23 +188,48 @@ pp_status node_reduce_sum(node_reduce *r, int integer, const void **sum, double 
     return pp_ok();
 }
 
-pp_status node_factors_init(node_factors *f, pp_comm *c, const pp_arch *a, size_t B, int split)
+pp_status reduce_shared_params(size_t nparams, int *out)
+{
+    int v;
+    PP_TRY(env_switch("PARAPROP_SHARED_PARAMS",
+                      "one node-shared copy of the parameters, each rank updating its part", &v));
+    *out = v >= 0 ? v : nparams >= ((size_t)1 << 20);
+    return pp_ok();
+}
+
+pp_status node_factors_init(node_factors *f, pp_comm *c, const pp_arch *a, size_t B, int split,
+                            int share_params, int nstate)
 {
     memset(f, 0, sizeof *f);
     f->comm = c;
     f->lr = pp_comm_local_rank(c);
     f->lsize = pp_comm_local_size(c);
+    f->nstate = !share_params || nstate < 0 ? 0 : nstate > 2 ? 2 : nstate;
     const size_t wsb = pp_workspace_bytes(a, B);
     const size_t smallb = (2 * (size_t)f->lsize * NODE_SMALL * sizeof(double) + 63) / 64 * 64;
-    const size_t bytes = 2 * wsb + smallb + (split ? a->nparams * sizeof(pp_real) : 0);
+    const size_t pb = (a->nparams * sizeof(pp_real) + 63) / 64 * 64; /* one parameter array */
+    const size_t bytes =
+        2 * wsb + smallb + (split ? pb : 0) + (share_params ? (1 + (size_t)f->nstate) * pb : 0);
     void *base = NULL;
     PP_TRY(pp_shared_alloc(c, bytes, &f->win, &base));
     char *p = base; /* the window's base is page aligned */
     pp_workspace_place(&f->ws[0], a, B, p);
     pp_workspace_place(&f->ws[1], a, B, p + wsb);
     f->small = (double *)(void *)(p + 2 * wsb);
-    f->sum = split ? (pp_real *)(void *)(p + 2 * wsb + smallb) : NULL;
-    return pp_ok();
+    p += 2 * wsb + smallb;
+    f->sum = split ? (pp_real *)(void *)p : NULL;
+    p += split ? pb : 0;
+    if (!share_params) return pp_ok();
+    f->params = (pp_real *)(void *)p;
+    for (int k = 0; k < f->nstate; k++) f->state[k] = (pp_real *)(void *)(p + (size_t)(k + 1) * pb);
+    /* the optimizer's state starts at zero (as pp_optim_state_init's calloc) */
+    if (f->lr == 0) memset(p + pb, 0, (size_t)f->nstate * pb);
+    return pp_shared_barrier(f->win);
+}
+
+pp_status node_factors_params_done(node_factors *f)
+{
+    return pp_shared_barrier(f->win);
 }
 
 void node_factors_free(node_factors *f)

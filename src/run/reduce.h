@@ -41,6 +41,14 @@ typedef enum { REDUCE_MPI, REDUCE_NODE, REDUCE_FACTORS, REDUCE_SPLIT } reduce_ki
  * PARAPROP_REDUCE or a forced way this run cannot take. */
 pp_status reduce_choose(pp_comm *c, size_t B, int threads_equal, int exact, reduce_kind *out);
 const char *reduce_name(reduce_kind k);
+/* Whether the MPI way overlaps each layer's allreduce with the backward pass below it
+ * (batch.h's pp_batch_grad_overlap): PARAPROP_OVERLAP=auto|on|off. auto overlaps fast mode's
+ * gradients of at least 64 Ki parameters when the ranks are on different nodes (real_nodes > 1:
+ * pp_comm_real_nodes). Within one node the "transfer" is the cores' own copying and adding,
+ * which overlap cannot hide: it only moves it into the backward pass, and at W3 2×1 on one host
+ * the step got 5 % slower while the exposed allreduce halved (docs/PERFORMANCE.md). Exact mode's
+ * sums wait for its global maxima, so it never overlaps. The same answer on every rank. */
+pp_status reduce_overlap(reduce_kind k, int R, int real_nodes, int exact, size_t nparams, int *out);
 
 /* Collective: a block for n elements of esz bytes (sizeof(pp_real) or 8 for int64) per rank. */
 pp_status node_reduce_init(node_reduce *r, pp_comm *c, size_t n, size_t esz);
@@ -74,7 +82,16 @@ typedef struct node_factors {
     pp_workspace ws[2]; /* B rows each, in the shared block */
     double *small;      /* [2][lsize][NODE_SMALL] */
     pp_real *sum;       /* split: the gradient, each rank writing its units' part */
+    pp_real *params;    /* the parameters, one copy for the node (node_factors_init) */
+    pp_real *state[2];  /* the optimizer's per-parameter state (nstate arrays) */
+    int nstate;
 } node_factors;
+
+/* Both ways also keep one copy of the parameters and the optimizer state for the node in the
+ * block: each rank's optimizer updates part j of every layer's units only (pp_optim_step_part),
+ * and a barrier later every rank reads the new weights. The optimizer's pass over P values
+ * (20 bytes of traffic each with momentum) is divided instead of repeated on every rank: it was
+ * what kept W3 at 2 ranks × 1 thread below 1 rank × 2 threads, whose two threads split it. */
 
 /* split: the same shared rows, but rank j computes ∇W and ∇b only for part j of every layer's
  * units, from all rows, straight into a shared gradient; a second barrier, and every rank reads
@@ -83,7 +100,17 @@ typedef struct node_factors {
 
 /* Collective over the world (one node only): the block for batches of up to B rows, and with
  * split a shared gradient of P values. */
-pp_status node_factors_init(node_factors *f, pp_comm *c, const pp_arch *a, size_t B, int split);
+pp_status node_factors_init(node_factors *f, pp_comm *c, const pp_arch *a, size_t B, int split,
+                            int share_params, int nstate);
+/* Whether factors and split share the parameters (PARAPROP_SHARED_PARAMS=auto|on|off): auto
+ * shares from 1 Mi parameters. Below that each rank's own copy stays in its core's cache, and
+ * reading the other ranks' freshly updated parts cost more than halving the optimizer saved
+ * (main job 0.76–0.91× of one rank shared, 0.93–0.97× private; W3 2×1 ÷ 1×2 0.97–1.02 shared,
+ * 0.88–0.93 private: docs/PERFORMANCE.md). */
+pp_status reduce_shared_params(size_t nparams, int *out);
+/* After this rank's part of the parameters is updated (or after one rank wrote them all): the
+ * barrier after which every rank reads them. */
+pp_status node_factors_params_done(node_factors *f);
 /* split: the second barrier, after this rank's part of the gradient is in f->sum. */
 pp_status node_factors_done(node_factors *f);
 void node_factors_free(node_factors *f);

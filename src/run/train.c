@@ -228,11 +228,18 @@ static pp_status resume_from(trainer *t, loop_state *s, const char *path, FILE *
         pp_checkpoint_free(&ck);
         return st;
     }
-    memcpy(t->params, ck.params, t->arch.nparams * sizeof *t->params);
-    if (ck.velocity && t->ost.vel)
-        memcpy(t->ost.vel, ck.velocity, t->arch.nparams * sizeof *t->ost.vel);
-    if (ck.adam_m && t->ost.m) memcpy(t->ost.m, ck.adam_m, t->arch.nparams * sizeof *t->ost.m);
-    if (ck.adam_v && t->ost.v) memcpy(t->ost.v, ck.adam_v, t->arch.nparams * sizeof *t->ost.v);
+    if (trainer_params_writer(t)) { /* one rank of the node, for node-shared parameters */
+        memcpy(t->params, ck.params, t->arch.nparams * sizeof *t->params);
+        if (ck.velocity && t->ost.vel)
+            memcpy(t->ost.vel, ck.velocity, t->arch.nparams * sizeof *t->ost.vel);
+        if (ck.adam_m && t->ost.m) memcpy(t->ost.m, ck.adam_m, t->arch.nparams * sizeof *t->ost.m);
+        if (ck.adam_v && t->ost.v) memcpy(t->ost.v, ck.adam_v, t->arch.nparams * sizeof *t->ost.v);
+    }
+    st = trainer_params_written(t);
+    if (st.code) {
+        pp_checkpoint_free(&ck);
+        return st;
+    }
     t->ost.t = ck.optimizer_t;
     s->epoch = ck.epoch;
     s->step = ck.step;

@@ -257,13 +257,19 @@ static pp_status setup_reduce(trainer *t)
     PP_TRY(pp_comm_max_int(t->comm, th, 2));
     pp_status st =
         reduce_choose(t->comm, (size_t)t->cfg->batch_size, th[0] == -th[1], t->cfg->exact, &t->red);
+    int share = 0; /* checked whatever the way, so that a mistyped value is never ignored */
+    if (!st.code) st = reduce_shared_params(t->arch.nparams, &share);
+    if (!st.code)
+        st = reduce_overlap(t->red, t->R, pp_comm_real_nodes(t->comm), t->cfg->exact,
+                            t->arch.nparams, &t->overlap);
     PP_TRY(pp_comm_agree(t->comm, st));
     if (t->red == REDUCE_NODE)
         st = node_reduce_init(&t->nr, t->comm, t->arch.nparams,
                               t->cfg->exact ? sizeof(int64_t) : sizeof(pp_real));
     else if (t->red == REDUCE_FACTORS || t->red == REDUCE_SPLIT) {
+        const int nstate = t->ost.m ? 2 : t->ost.vel ? 1 : 0;
         st = node_factors_init(&t->nf, t->comm, &t->arch, (size_t)t->cfg->batch_size,
-                               t->red == REDUCE_SPLIT);
+                               t->red == REDUCE_SPLIT, share, nstate);
         /* dropout in the shared workspaces: the masks and their sample keys stay private, as
          * only this rank's rows use them; the dropped activations and errors that ∇W reads
          * are in the shared rows */
@@ -273,9 +279,45 @@ static pp_status setup_reduce(trainer *t)
         if (!st.code && !t->rowids)
             st = pp_error(PP_ERR_NOMEM, "out of memory for the batch's row table");
         st = pp_comm_agree(t->comm, st);
+        if (!st.code && t->nf.params) { /* the node's one copy of the parameters and state */
+            free(t->params);
+            t->params = t->nf.params;
+            if (t->ost.m) {
+                free(t->ost.m);
+                free(t->ost.v);
+                t->ost.m = t->nf.state[0];
+                t->ost.v = t->nf.state[1];
+            } else if (t->ost.vel) {
+                free(t->ost.vel);
+                t->ost.vel = t->nf.state[0];
+            }
+            t->shared_params = 1;
+        }
     }
     if (st.code) t->red = REDUCE_MPI;
     return st;
+}
+
+/* The overlapped step's hook (batch.h): each layer's allreduce starts once its gradient is
+ * final, and MPI is polled between the pieces of the layers below. */
+typedef struct overlap_arg {
+    pp_comm *comm;
+    const pp_arch *a;
+    pp_real *grad;
+    pp_status st; /* the first start that failed */
+} overlap_arg;
+
+static void overlap_ready(void *arg, int l)
+{
+    overlap_arg *o = arg;
+    if (o->st.code) return;
+    const size_t len = o->a->b_off[l] + o->a->n[l] - o->a->w_off[l]; /* Wˡ then bˡ */
+    o->st = pp_comm_isum_real(o->comm, o->grad + o->a->w_off[l], len);
+}
+
+static void overlap_poll(void *arg)
+{
+    pp_comm_progress(((overlap_arg *)arg)->comm);
 }
 
 /* Memory a rank will need, to refuse absurd sizes before allocating. */
@@ -409,7 +451,8 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
     if (!st.code) st = setup_reduce(t);
     if (!st.code && cfg->exact) st = agree_kernels(t);
     if (st.code) return st;
-    pp_net_init_params(&t->arch, cfg->init, cfg->seed, t->params);
+    if (trainer_params_writer(t)) pp_net_init_params(&t->arch, cfg->init, cfg->seed, t->params);
+    PP_TRY(trainer_params_written(t));
     if (*cfg->init_from) {
         pp_checkpoint ck;
         st = pp_checkpoint_read(cfg->init_from, cfg->allow_unsealed, &ck);
@@ -417,12 +460,24 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
                          memcmp(ck.arch.n, t->arch.n, sizeof(size_t) * (size_t)(t->arch.L + 1))))
             st = pp_error(PP_ERR_USAGE, "--init-from %s: its layer sizes differ from --layers %s",
                           cfg->init_from, cfg->layers);
-        if (!st.code) memcpy(t->params, ck.params, t->arch.nparams * sizeof *t->params);
+        if (!st.code && trainer_params_writer(t))
+            memcpy(t->params, ck.params, t->arch.nparams * sizeof *t->params);
         pp_checkpoint_free(&ck);
         st = pp_comm_agree(comm, st);
         if (st.code) return st;
+        PP_TRY(trainer_params_written(t));
     }
     return pp_ok();
+}
+
+int trainer_params_writer(const trainer *t)
+{
+    return !t->shared_params || t->nf.lr == 0;
+}
+
+pp_status trainer_params_written(trainer *t)
+{
+    return t->shared_params ? node_factors_params_done(&t->nf) : pp_ok();
 }
 
 void trainer_free(trainer *t)
@@ -434,6 +489,10 @@ void trainer_free(trainer *t)
         pp_data_free(&t->train);
     pp_data_free(&t->test);
     pp_data_free(&t->val);
+    if (t->shared_params) { /* in the node's block, freed with it below */
+        t->params = NULL;
+        t->ost.vel = t->ost.m = t->ost.v = NULL;
+    }
     free(t->params);
     pp_optim_state_free(&t->ost);
     free(t->grad);
@@ -521,6 +580,17 @@ static pp_status finish_step(trainer *t, const pp_batch_times *bt, pp_status ver
     if (!same_bits) PP_TRY(pp_comm_agree(t->comm, verdict));
     double t6 = omp_get_wtime();
     pp_optim_clip(&t->opt, g, t->arch.nparams, n, t->T);
+    if (t->shared_params) {
+        /* this rank's part of the node's one copy; the others' parts are read after the
+         * barrier (which every rank of the node reaches: the verdict was theirs too) */
+        pp_optim_step_part(&t->arch, &t->opt, t->params, &t->ost, g, n, t->T, t->nf.lr,
+                           t->nf.lsize);
+        double t7 = omp_get_wtime();
+        t->times.optimizer += t7 - t6;
+        PP_TRY(node_factors_params_done(&t->nf));
+        t->times.allreduce += omp_get_wtime() - t7;
+        return pp_ok();
+    }
     pp_optim_step(&t->arch, &t->opt, t->params, &t->ost, g, n, t->T);
     t->times.optimizer += omp_get_wtime() - t6;
     return pp_ok();
@@ -651,7 +721,16 @@ static pp_status step_on(trainer *t, const pp_data *x, const uint32_t *sid, cons
     }
     pp_batch_times bt = {0, 0};
     double local_cost;
-    if (!t->cfg->exact) {
+    if (!t->cfg->exact && t->overlap) {
+        overlap_arg o = {t->comm, &t->arch, t->grad, pp_ok()};
+        const pp_grad_hook h = {overlap_ready, overlap_poll, &o};
+        local_cost = pp_batch_grad_overlap(&t->arch, t->params, x, sid ? sid : ids + lo, m, &t->ws,
+                                           t->T, t->grad, &bt, &h);
+        double t1 = omp_get_wtime();
+        const pp_status w = pp_comm_wait_sums(t->comm); /* the started ones, failed or not */
+        t->times.allreduce += omp_get_wtime() - t1;     /* the exposed part only */
+        PP_TRY(o.st.code ? o.st : w);
+    } else if (!t->cfg->exact) {
         local_cost = pp_batch_grad(&t->arch, t->params, x, sid ? sid : ids + lo, m, &t->ws, t->T,
                                    t->grad, &bt);
         double t1 = omp_get_wtime();

@@ -40,10 +40,12 @@ typedef struct trainer {
     pp_dropout drop;    /* --dropout; drop.step must be the global step of the next step */
     pp_phase_times times;
     reduce_kind red;  /* how gradients meet (reduce.h) */
+    int overlap;      /* MPI way, fast mode: each layer's allreduce started during backprop */
     node_reduce nr;   /* the slots, when red == REDUCE_NODE */
     node_factors nf;  /* the shared workspaces, when red == REDUCE_FACTORS or SPLIT */
     uint32_t *rowids; /* factors/split, streamed: the workspace rows' indices into the stream */
     int shared_lost;  /* an unagreed failure left the node's ranks apart: never free collectively */
+    int shared_params; /* params and the optimizer's arrays are nf's node-shared copy */
 
     /* the training set's place (issue 11, docs/DATA.md) */
     int data_mode;          /* PP_DATA_RANK, _NODE or _STREAM: where train lives */
@@ -81,6 +83,12 @@ pp_status trainer_step(trainer *t, const uint32_t *ids, size_t n, int local_stop
 /* PP_ERR_DIVERGED naming the first layer whose parameters are not all finite: an update can
  * overflow them from a finite gradient, which trainer_step's check does not see. Local (every
  * rank holds the same parameters). */
+/* Writing the parameters or the optimizer state outside a step (initial values, --init-from, a
+ * resume): with node-shared parameters one rank of the node writes (trainer_params_writer) and
+ * every rank then calls trainer_params_written, a node barrier; otherwise every rank writes its
+ * own copy and the barrier is a no-op. */
+int trainer_params_writer(const trainer *t);
+pp_status trainer_params_written(trainer *t);
 pp_status trainer_check_params(const trainer *t);
 
 /* Mean cost and accuracy over a distributed dataset (each rank its slice x). conf: k×k counts

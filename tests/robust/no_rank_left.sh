@@ -71,4 +71,6 @@ check eval-alloc 1 eval 6 "out of memory for the 3 × 3 confusion matrix"
 # unagreed: rank 1 alone fails and returns; the others wait in the allreduce until it aborts
 check grad-allreduce 1 train any "(MPI gradient allreduce|node gradient reduction|node factor exchange) failed: injected fault \(on this rank only: aborting all ranks\)"
 check grad-allreduce 0 train any "(MPI gradient allreduce|node gradient reduction|node factor exchange) failed: injected fault \(on this rank only: aborting all ranks\)"
+# the overlapped step's nonblocking sums (reduce.h): the same fault site, once per step
+PARAPROP_REDUCE=mpi PARAPROP_OVERLAP=on check grad-allreduce 2 train any "MPI gradient allreduce failed: injected fault \(on this rank only: aborting all ranks\)"
 echo "PASS no rank left: $n injected faults"
