@@ -120,6 +120,13 @@ const char *pp_net_blas_core_wanted(const char **detected);
 void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
                     size_t r1);
 
+/* pp_net_forward with each row's outputs a function of that row alone (gemm.h's
+ * pp_mm_nt_rows): the inference API's forward pass. pp_net_rows_engine names its engine,
+ * "own AVX-512" or "portable". */
+void pp_net_forward_rows(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
+                         size_t r1);
+const char *pp_net_rows_engine(void);
+
 /* BP1 and BP2 for rows [r0, r1): fills delta[L…1] from act, zout and y (dropped layers:
  * Δˡ = (Δˡ⁺¹ Wˡ⁺¹) ⊙ σ'(Zˡ) ⊙ mask / (1 − p), from dmul). Returns the sum of the
  * rows' costs Cₓ (without the L2 term), in double. */

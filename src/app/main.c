@@ -71,6 +71,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) {
         printf("paraprop %s (rev %s, %s precision)\nproducts: %s\n", PARAPROP_VERSION,
                PARAPROP_GIT_REVISION, PP_DOUBLE ? "double" : "single", pp_net_kernels());
+        printf("predictions (predict, the model API): %s\n", pp_net_rows_engine());
         const char *before = getenv("PARAPROP_BLAS_RESTARTED"), *core = getenv("OPENBLAS_CORETYPE");
         if (before && core)
             printf("OpenBLAS chose %s for this CPU model; paraprop restarted itself with "

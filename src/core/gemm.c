@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clones.h"
 #include "gemm_avx512.h"
 #include "paraprop/net.h"
 #include "linalg.h"
@@ -190,6 +191,50 @@ void pp_mm_nt(int M, int N, int K, const pp_real *A, int lda, const pp_real *B, 
 #endif
     (void)e;
     pp_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, A, lda, B, ldb, 0, C, ldc);
+}
+
+/* 16 partial sums in fixed lanes, added pairwise at the end: one order of additions for every
+ * element, so the same bits at any vector width (clones.h; -ffp-contract=off keeps a*b+c
+ * unfused) */
+PP_CLONES static pp_real dot_fixed(const pp_real *x, const pp_real *y, int K)
+{
+    pp_real acc[16] = {0};
+    int k = 0;
+    for (; k + 16 <= K; k += 16)
+        for (int t = 0; t < 16; t++) acc[t] += x[k + t] * y[k + t];
+    for (int t = 0; k + t < K; t++) acc[t] += x[k + t] * y[k + t];
+    for (int w = 8; w > 0; w /= 2)
+        for (int t = 0; t < w; t++) acc[t] += acc[t + w];
+    return acc[0];
+}
+
+static int rows_own(void)
+{
+    const policy pol = decide();
+    return pol.own && (!pol.forced || pol.forced == ENG_OWN);
+}
+
+void pp_mm_nt_rows(int M, int N, int K, const pp_real *A, int lda, const pp_real *B, int ldb,
+                   pp_real *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+#if PP_HAVE_AVX512_KERNELS
+    if (rows_own()) {
+        pp_mm_nt_avx512(M, N, K, A, lda, B, ldb, C, ldc);
+        return;
+    }
+#endif
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++)
+            C[(size_t)i * ldc + j] = dot_fixed(A + (size_t)i * lda, B + (size_t)j * ldb, K);
+}
+
+const char *pp_mm_rows_engine(void)
+{
+#if PP_HAVE_AVX512_KERNELS
+    if (rows_own()) return "own AVX-512";
+#endif
+    return "portable";
 }
 
 void pp_mm_nn(int M, int N, int K, const pp_real *A, int rsa, int csa, const pp_real *B, int ldb,

@@ -28,6 +28,17 @@ void pp_mm_nt(int M, int N, int K, const pp_real *A, int lda, const pp_real *B, 
 void pp_mm_nn(int M, int N, int K, const pp_real *A, int rsa, int csa, const pp_real *B, int ldb,
               pp_real *C, int ldc);
 
+/* C = A Bᵀ as pp_mm_nt, with every row of C a function of its own row of A alone (and of
+ * whether M < 32), whatever the CPU: paraprop's AVX-512 kernels where the CPU has them (unless
+ * PARAPROP_KERNELS names another engine), else a portable loop whose dot products add in one
+ * fixed order. The CBLAS and oneDNN do not promise this: OpenBLAS's Haswell kernels give a row
+ * other bits at another place in the same call. The inference API needs it (pp_model_predict: a
+ * row's outputs must not depend on how the caller batches its rows). */
+void pp_mm_nt_rows(int M, int N, int K, const pp_real *A, int lda, const pp_real *B, int ldb,
+                   pp_real *C, int ldc);
+/* "own AVX-512" or "portable": the engine of pp_mm_nt_rows */
+const char *pp_mm_rows_engine(void);
+
 /* The one engine used while pinned (exact mode) or forced: "avx512", "blas" or "onednn".
  * PARAPROP_KERNELS in the environment forces one engine for every product: `blas` the CBLAS
  * (for comparisons and for mixed-ISA clusters in exact mode), `own` paraprop's kernels (where

@@ -202,7 +202,8 @@ static void dropout_row(const pp_arch *a, const pp_dropout *d, int l, uint32_t s
     }
 }
 
-void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0, size_t r1)
+static void forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0, size_t r1,
+                    int rows)
 {
     const int m = (int)(r1 - r0);
     if (m <= 0) return;
@@ -213,7 +214,10 @@ void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, s
         const pp_real *w = params + a->w_off[l];                      /* (nout, nin) */
         const pp_real *b = params + a->b_off[l];                      /* (nout) */
         /* Zˡ = Aˡ⁻¹ (Wˡ)ᵀ + 1 bᵀ */
-        pp_mm_nt(m, (int)nout, (int)nin, ain, (int)nin, w, (int)nin, z, (int)nout);
+        if (rows)
+            pp_mm_nt_rows(m, (int)nout, (int)nin, ain, (int)nin, w, (int)nin, z, (int)nout);
+        else
+            pp_mm_nt(m, (int)nout, (int)nin, ain, (int)nin, w, (int)nin, z, (int)nout);
         pp_activation act = l == a->L ? a->output : a->hidden;
         pp_real *out = ws->act[l] + r0 * nout;
         for (int i = 0; i < m; i++) {
@@ -226,6 +230,22 @@ void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, s
                             ws->dmul[l] + (r0 + (size_t)i) * nout);
         }
     }
+}
+
+void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0, size_t r1)
+{
+    forward(a, params, ws, r0, r1, 0);
+}
+
+void pp_net_forward_rows(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
+                         size_t r1)
+{
+    forward(a, params, ws, r0, r1, 1);
+}
+
+const char *pp_net_rows_engine(void)
+{
+    return pp_mm_rows_engine();
 }
 
 /* log(1 + e^x) without overflow */

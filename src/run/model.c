@@ -80,6 +80,8 @@ pp_status pp_model_predict(const pp_model *model, const float *inputs, size_t n,
     pp_workspace ws;
     pp_status st = pp_workspace_init(&ws, a, B);
     if (st.code) return st;
+    /* paraprop's AVX-512 kernels change tiles at 32 rows, the portable loop never does */
+    const int pad = strcmp(pp_net_rows_engine(), "portable") != 0;
     for (size_t s = 0; s < n; s += B) {
         const size_t m = n - s < B ? n - s : B;
         pp_real *in = ws.act[0]; /* (B, d) */
@@ -87,7 +89,7 @@ pp_status pp_model_predict(const pp_model *model, const float *inputs, size_t n,
         /* a partial block is padded to B rows, so that the kernels take the same tiles as for
          * a full one and every row's bits stay the same */
         memset(in + m * d, 0, (B - m) * d * sizeof *in);
-        pp_net_forward(a, model->params, &ws, 0, B);
+        pp_net_forward_rows(a, model->params, &ws, 0, pad ? B : m);
         const pp_real *out = ws.act[a->L]; /* (B, k) */
         for (size_t i = 0; i < m * k; i++) outputs[s * k + i] = (float)out[i];
     }
