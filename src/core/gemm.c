@@ -208,11 +208,13 @@ PP_CLONES static pp_real dot_fixed(const pp_real *x, const pp_real *y, int K)
     return acc[0];
 }
 
+#if PP_HAVE_AVX512_KERNELS
 static int rows_own(void)
 {
     const policy pol = decide();
     return pol.own && (!pol.forced || pol.forced == ENG_OWN);
 }
+#endif
 
 void pp_mm_nt_rows(int M, int N, int K, const pp_real *A, int lda, const pp_real *B, int ldb,
                    pp_real *C, int ldc)
