@@ -2,10 +2,11 @@
  *
  * The global minibatch is cut into fixed blocks of PP_EXACT_BLOCK consecutive samples. A block is
  * always computed whole, by one thread, with one GEMM shape, so its partial gradient has the same
- * bits wherever it runs. Partials are converted to 64-bit fixed point with a per-layer scale that
- * all ranks agree on (from the global maxima of |Δˡ| and |Aˡ⁻¹|), and integer sums do not depend
- * on order — across blocks, threads and the integer allreduce. docs/REPRODUCIBILITY.md gives the
- * precision. Usage per step: forward_backward → (allreduce MAX of maxes) → accumulate →
+ * bits wherever it runs; its ∇W is computed in tiles of units whose size depends on the layer
+ * alone, for the same reason. Partials are converted to 64-bit fixed point with a per-layer scale
+ * that all ranks agree on (from the global maxima of |Δˡ| and |Aˡ⁻¹|), and integer sums do not
+ * depend on order — across blocks, threads and the integer allreduce. docs/REPRODUCIBILITY.md gives
+ * the precision. Usage per step: forward_backward → (allreduce MAX of maxes) → accumulate →
  * (allreduce SUM of acc) → finish. */
 #ifndef PARAPROP_EXACT_H
 #define PARAPROP_EXACT_H
@@ -25,11 +26,9 @@ extern "C" {
 
 typedef struct pp_exact {
     int threads;
-    int sliced; /* threads share one part/acc, each owning a slice of every layer's units
-                   (needs kernels whose elements ignore the product's shape: AVX-512) */
     size_t nparams;
-    pp_real *part; /* (threads or 1, nparams) block partials */
-    int64_t *acc;  /* (threads or 1, nparams) fixed-point sums; acc[0…P) the result */
+    pp_real *part; /* (nparams) block partials, each thread in its own tiles of units */
+    int64_t *acc;  /* (nparams) fixed-point sums: the result */
     int nmax;      /* number of maxima: 2·L */
     double maxes[2 * PP_MAX_LAYERS]; /* |Δˡ| at [l−1], |Aˡ⁻¹| at [L + l − 1] */
     int wshift[PP_MAX_LAYERS + 1];   /* ∇Wˡ = acc · 2^−wshift[l] */
@@ -50,10 +49,12 @@ double pp_exact_forward_backward(pp_exact *ex, const pp_arch *a, const pp_real *
                                  pp_batch_times *times);
 
 /* With ex->maxes holding the GLOBAL maxima and n the global minibatch size: the local partial
- * gradients as fixed-point sums into ex->acc[0…P). Fails (PP_ERR_DIVERGED) when a maximum is
- * not finite or the gradient bound exceeds the double range. */
+ * gradients as fixed-point sums into ex->acc[0…P). When there is nothing to sum across ranks
+ * (one rank), gsum may take the gradient SUM at once, tile by tile while the sums are in cache
+ * (pp_exact_finish's bits); else NULL. Fails (PP_ERR_DIVERGED) when a maximum is not finite or
+ * the gradient bound exceeds the double range. */
 pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace *ws, size_t m,
-                              size_t n);
+                              size_t n, pp_real *gsum);
 
 /* With ex->acc[0…P) summed over all ranks: the gradient SUM in gsum (flat layout). */
 void pp_exact_finish(const pp_exact *ex, const pp_arch *a, pp_real *gsum);

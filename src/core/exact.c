@@ -9,31 +9,22 @@
 
 #include "clones.h"
 #include "paraprop/optim.h"
-#include "gemm.h"
 
 pp_status pp_exact_init(pp_exact *ex, const pp_arch *a, int threads)
 {
     memset(ex, 0, sizeof *ex);
     if (threads < 1) threads = 1;
-    /* one engine for every product while this context lives (gemm.h); undone by free, which
-     * knows the context by threads ≥ 1 */
-    pp_mm_pin(+1);
     ex->threads = threads;
     ex->nparams = a->nparams;
     ex->nmax = 2 * a->L;
-    /* With paraprop's kernels a block's partial ∇W has the same bits when computed in slices of
-     * output units, so threads can split the units and share one set of buffers: exact mode then
-     * needs no per-thread copies of the parameters (W3 at 2 threads: 70 MB less). */
-    /* The same property lets one thread take a layer's units in tiles, each tile over every
-     * block while its partial and its accumulator stay in cache (pp_exact_accumulate). */
-    ex->sliced = strcmp(pp_mm_kernels(), "avx512") == 0;
-    const size_t copies = ex->sliced ? 1 : (size_t)threads;
-    ex->part = malloc(copies * a->nparams * sizeof *ex->part);
-    ex->acc = malloc(copies * a->nparams * sizeof *ex->acc);
+    /* One partial and one accumulator for all threads: each thread owns whole tiles of units
+     * (pp_exact_accumulate), so exact mode needs no per-thread copies (W3 at 2 threads: 70 MB
+     * less). */
+    ex->part = malloc(a->nparams * sizeof *ex->part);
+    ex->acc = malloc(a->nparams * sizeof *ex->acc);
     if (!ex->part || !ex->acc) {
         pp_exact_free(ex);
-        return pp_error(PP_ERR_NOMEM, "exact mode: cannot allocate %zu × %zu partial sums", copies,
-                        a->nparams);
+        return pp_error(PP_ERR_NOMEM, "exact mode: cannot allocate %zu partial sums", a->nparams);
     }
     return pp_ok();
 }
@@ -41,7 +32,6 @@ pp_status pp_exact_init(pp_exact *ex, const pp_arch *a, int threads)
 void pp_exact_free(pp_exact *ex)
 {
     if (!ex) return;
-    if (ex->threads > 0) pp_mm_pin(-1);
     free(ex->part);
     free(ex->acc);
     memset(ex, 0, sizeof *ex);
@@ -138,12 +128,7 @@ PP_CLONES static void add_fixed(int64_t *acc, const pp_real *part, size_t n, dou
     for (size_t i = 0; i < n; i++) acc[i] += to_fixed((double)part[i] * scale);
 }
 
-PP_CLONES static void add_i64(int64_t *acc, const int64_t *o, size_t n)
-{
-    for (size_t i = 0; i < n; i++) acc[i] += o[i];
-}
-
-/* A tile of pp_exact_accumulate's sliced sums: about half of a core's L2 on current x86. */
+/* A tile of pp_exact_accumulate's sums: about half of a core's L2 on current x86. */
 #define EXACT_TILE_BYTES ((size_t)768 << 10)
 
 static int shift_for(double bound)
@@ -154,8 +139,19 @@ static int shift_for(double bound)
     return 50 - e;
 }
 
+/* acc · 2^−shift: exact, like ldexp (a library call per element), while 2^−shift is normal. */
+PP_CLONES static void from_fixed(const int64_t *acc, size_t n, int shift, pp_real *out)
+{
+    if (shift > 1000 || shift < -1000) {
+        for (size_t i = 0; i < n; i++) out[i] = (pp_real)ldexp((double)acc[i], -shift);
+        return;
+    }
+    const double scale = ldexp(1.0, -shift);
+    for (size_t i = 0; i < n; i++) out[i] = (pp_real)(from_fixed1(acc[i]) * scale);
+}
+
 pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace *ws, size_t m,
-                              size_t n)
+                              size_t n, pp_real *gsum)
 {
     const int L = a->L;
     for (int l = 1; l <= L; l++) {
@@ -174,88 +170,61 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
         ex->bshift[l] = shift_for(bb);
     }
     const size_t P = a->nparams, nblk = (m + PP_EXACT_BLOCK - 1) / PP_EXACT_BLOCK;
-    if (ex->sliced) {
-        /* each thread owns output units [j0, j1) of every layer, for every block, in block order;
-         * below ~4 MFLOP a second thread costs more than it saves (as in batch.c) */
-        const int Ts = (double)m * (double)P >= 7e5 ? ex->threads : 1;
+    /* Every layer's units are cut into tiles whose size depends on the layer alone, never on the
+     * threads or ranks, so each (tile, block) product has one shape wherever it is computed and
+     * the same bits on any engine that is deterministic for a shape: oneDNN, the CBLAS or
+     * paraprop's kernels, the fastest for it (gemm.h). A tile's float partial and int64 sums
+     * (12 bytes a weight) fit in EXACT_TILE_BYTES, so over all blocks they stay in cache instead
+     * of streaming the whole layer's accumulator through memory once per block (W3: 70 MB).
+     * Each thread owns whole tiles; below ~4 MFLOP a second thread costs more than it saves (as
+     * in batch.c). */
+    const int Ts = (double)m * (double)P >= 7e5 ? ex->threads : 1;
 #pragma omp parallel num_threads(Ts) if (Ts > 1)
-        {
-            const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            for (int l = 1; l <= L; l++) {
-                const size_t nin = a->n[l - 1];
-                const size_t u0 = a->n[l] * (size_t)t / (size_t)nt,
-                             u1 = a->n[l] * (size_t)(t + 1) / (size_t)nt;
-                const double ws_ = ldexp(1.0, ex->wshift[l]), bs = ldexp(1.0, ex->bshift[l]);
-                /* tiles of units whose float partial and int64 sums (12 bytes a weight) fit in
-                 * EXACT_TILE_BYTES: over all blocks the sums stay in cache instead of streaming
-                 * the whole layer's accumulator through memory once per block (W3: 70 MB) */
-                size_t tu = EXACT_TILE_BYTES / (12 * nin);
-                if (tu < 16) tu = 16;
-                for (size_t j0 = u0; j0 < u1; j0 += tu) {
-                    const size_t j1 = j0 + tu < u1 ? j0 + tu : u1;
-                    const size_t wo = a->w_off[l] + j0 * nin, nw = (j1 - j0) * nin;
-                    const size_t bo = a->b_off[l] + j0, nb = j1 - j0;
-                    memset(ex->acc + wo, 0, nw * sizeof *ex->acc);
-                    memset(ex->acc + bo, 0, nb * sizeof *ex->acc);
-                    for (size_t blk = 0; blk < nblk; blk++) {
-                        size_t r0 = blk * PP_EXACT_BLOCK,
-                               r1 = r0 + PP_EXACT_BLOCK < m ? r0 + PP_EXACT_BLOCK : m;
-                        pp_net_grad_block(a, ws, l, r0, r1, j0, j1, 0, nin, ex->part);
-                        add_fixed(ex->acc + wo, ex->part + wo, nw, ws_);
-                        add_fixed(ex->acc + bo, ex->part + bo, nb, bs);
-                    }
-                }
-            }
-        }
-        return pp_ok();
-    }
-    /* a thread without a block would only zero and add an empty accumulator */
-    int T = ex->threads;
-    if ((size_t)T > nblk) T = nblk ? (int)nblk : 1;
-#pragma omp parallel num_threads(T) if (T > 1)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        pp_real *part = ex->part + (size_t)t * P;
-        int64_t *acc = ex->acc + (size_t)t * P;
-        memset(acc, 0, P * sizeof *acc);
-        for (size_t blk = nblk * (size_t)t / (size_t)nt; blk < nblk * (size_t)(t + 1) / (size_t)nt;
-             blk++) {
-            size_t r0 = blk * PP_EXACT_BLOCK,
-                   r1 = r0 + PP_EXACT_BLOCK < m ? r0 + PP_EXACT_BLOCK : m;
-            for (int l = 1; l <= L; l++) {
-                pp_net_grad_block(a, ws, l, r0, r1, 0, a->n[l], 0, a->n[l - 1], part);
-                const size_t wo = a->w_off[l], nw = a->n[l] * a->n[l - 1];
-                const double ws_ = ldexp(1.0, ex->wshift[l]), bs = ldexp(1.0, ex->bshift[l]);
-                add_fixed(acc + wo, part + wo, nw, ws_);
-                add_fixed(acc + a->b_off[l], part + a->b_off[l], a->n[l], bs);
+        for (int l = 1; l <= L; l++) {
+            const size_t nin = a->n[l - 1], nu = a->n[l];
+            const double ws_ = ldexp(1.0, ex->wshift[l]), bs = ldexp(1.0, ex->bshift[l]);
+            /* tiles of 32-63 units (products the large-product engine takes, and enough tiles
+             * for the threads to share), fewer units where that would exceed EXACT_TILE_BYTES */
+            size_t ntiles = (nu * nin * 12 + EXACT_TILE_BYTES - 1) / EXACT_TILE_BYTES;
+            if (ntiles < nu / 32) ntiles = nu / 32;
+            if (ntiles < 1) ntiles = 1;
+            for (size_t k = ntiles * (size_t)t / (size_t)nt;
+                 k < ntiles * (size_t)(t + 1) / (size_t)nt; k++) {
+                const size_t j0 = nu * k / ntiles, j1 = nu * (k + 1) / ntiles;
+                const size_t wo = a->w_off[l] + j0 * nin, nw = (j1 - j0) * nin;
+                const size_t bo = a->b_off[l] + j0, nb = j1 - j0;
+                memset(ex->acc + wo, 0, nw * sizeof *ex->acc);
+                memset(ex->acc + bo, 0, nb * sizeof *ex->acc);
+                for (size_t blk = 0; blk < nblk; blk++) {
+                    size_t r0 = blk * PP_EXACT_BLOCK,
+                           r1 = r0 + PP_EXACT_BLOCK < m ? r0 + PP_EXACT_BLOCK : m;
+                    pp_net_grad_block(a, ws, l, r0, r1, j0, j1, 0, nin, ex->part);
+                    add_fixed(ex->acc + wo, ex->part + wo, nw, ws_);
+                    add_fixed(ex->acc + bo, ex->part + bo, nb, bs);
+                }
+                if (gsum) { /* the tile's sums are final: to floats while they are in cache */
+                    from_fixed(ex->acc + wo, nw, ex->wshift[l], gsum + wo);
+                    from_fixed(ex->acc + bo, nb, ex->bshift[l], gsum + bo);
+                }
             }
-        }
-#pragma omp barrier
-        /* integer sums: the thread order does not matter */
-        size_t p0 = P * (size_t)t / (size_t)nt, p1 = P * (size_t)(t + 1) / (size_t)nt;
-        for (int u = 1; u < nt; u++) {
-            const int64_t *o = ex->acc + (size_t)u * P;
-            add_i64(ex->acc + p0, o + p0, p1 - p0);
         }
     }
     return pp_ok();
 }
 
-/* acc · 2^−shift: exact, like ldexp (a library call per element), while 2^−shift is normal. */
-PP_CLONES static void from_fixed(const int64_t *acc, size_t n, int shift, pp_real *out)
-{
-    if (shift > 1000 || shift < -1000) {
-        for (size_t i = 0; i < n; i++) out[i] = (pp_real)ldexp((double)acc[i], -shift);
-        return;
-    }
-    const double scale = ldexp(1.0, -shift);
-    for (size_t i = 0; i < n; i++) out[i] = (pp_real)(from_fixed1(acc[i]) * scale);
-}
-
 void pp_exact_finish(const pp_exact *ex, const pp_arch *a, pp_real *gsum)
 {
+    /* elementwise, in chunks over the threads: the same bits for any split */
+    enum { CHUNK = 1 << 16 };
+    const int T = a->nparams >= 2 * CHUNK ? ex->threads : 1;
     for (int l = 1; l <= a->L; l++) {
-        from_fixed(ex->acc + a->w_off[l], a->n[l] * a->n[l - 1], ex->wshift[l], gsum + a->w_off[l]);
+        const size_t wo = a->w_off[l], nw = a->n[l] * a->n[l - 1];
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
+        for (size_t c = 0; c < nw; c += CHUNK)
+            from_fixed(ex->acc + wo + c, nw - c < CHUNK ? nw - c : CHUNK, ex->wshift[l],
+                       gsum + wo + c);
         from_fixed(ex->acc + a->b_off[l], a->n[l], ex->bshift[l], gsum + a->b_off[l]);
     }
 }

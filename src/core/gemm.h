@@ -7,9 +7,9 @@
  * for its shape (docs/PERFORMANCE.md, "Engines per shape"): products whose sides are all ≥ 32 (or
  * with ≥ 2²² multiply-adds) on oneDNN when paraprop is built with it, else on the CBLAS when it
  * runs the widest vectors the CPU has; the others, in float builds on CPUs with AVX-512, on
- * paraprop's own kernels (gemm_avx512.c); everything else on the CBLAS. While an exact-mode context
- * lives (pp_mm_pin), every product runs on one engine, paraprop's kernels where the CPU has
- * AVX-512: exact mode's bits must not depend on how a product is sliced over threads.
+ * paraprop's own kernels (gemm_avx512.c); everything else on the CBLAS. Exact mode needs only
+ * that an engine give one shape the same bits every time: its products always have shapes fixed
+ * by the layer and the 64-sample block, never by the threads or ranks (exact.c).
  *
  * The AVX-512 kernels give every element of C a result that depends only on its own row of A,
  * its own column of B and K, not on N or where the element sits, and on M only in that A Bᵀ
@@ -39,13 +39,14 @@ void pp_mm_nt_rows(int M, int N, int K, const pp_real *A, int lda, const pp_real
 /* "own AVX-512" or "portable": the engine of pp_mm_nt_rows */
 const char *pp_mm_rows_engine(void);
 
-/* The one engine used while pinned (exact mode) or forced: "avx512", "blas" or "onednn".
+/* The one engine used while pinned or forced: "avx512", "blas" or "onednn".
  * PARAPROP_KERNELS in the environment forces one engine for every product: `blas` the CBLAS
  * (for comparisons and for mixed-ISA clusters in exact mode), `own` paraprop's kernels (where
  * the CPU has AVX-512), `onednn` oneDNN (when built with it). */
 const char *pp_mm_kernels(void);
 
-/* delta = +1 / −1: an exact-mode context starts / ends (pp_exact_init / pp_exact_free). */
+/* delta = +1 / −1: every product on one engine from now / no longer (paraprop's kernels where
+ * the CPU has AVX-512; the unit tests check those kernels through it). */
 void pp_mm_pin(int delta);
 
 #endif

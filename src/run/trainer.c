@@ -321,7 +321,7 @@ static void overlap_poll(void *arg)
 }
 
 /* Memory a rank will need, to refuse absurd sizes before allocating. */
-static double bytes_needed(const pp_arch *a, const pp_config *cfg, size_t rows, int exact, int T)
+static double bytes_needed(const pp_arch *a, const pp_config *cfg, size_t rows, int exact)
 {
     double P = (double)a->nparams, act = 0;
     for (int l = 0; l <= a->L; l++) act += (double)a->n[l];
@@ -329,13 +329,13 @@ static double bytes_needed(const pp_arch *a, const pp_config *cfg, size_t rows, 
     const int adam = cfg->optimizer == PP_OPT_ADAM || cfg->optimizer == PP_OPT_ADAMW;
     const double copies = 2 + (adam ? 2 : cfg->momentum != 0 ? 1 : 0);
     double b = copies * P * sizeof(pp_real) + 2 * (double)(rows + 256) * act * sizeof(pp_real);
-    if (exact) b += (double)T * P * (sizeof(pp_real) + 8);
+    if (exact) b += (double)P * (sizeof(pp_real) + 8);
     return b;
 }
 
 /* Exact mode's bits depend on the matrix kernels (issue 14): every rank must run the same ones,
  * not paraprop's AVX-512 kernels on one node and the CBLAS, or another OpenBLAS core, on another.
- * Called while the exact context pins the engine, so pp_net_kernels() names the one in use. */
+ * pp_net_kernels() names the engines, oneDNN's ISA and the OpenBLAS core among them. */
 static pp_status agree_kernels(trainer *t)
 {
     enum { W = 128 };
@@ -344,7 +344,7 @@ static pp_status agree_kernels(trainer *t)
     pp_status st = all && off ? pp_ok() : pp_error(PP_ERR_NOMEM, "out of memory");
     for (int r = 0; !st.code && r < t->R; r++) off[r] = (size_t)r * W, off[t->R + r] = W;
     if (!st.code) {
-        const char *k = strchr(pp_net_kernels(), ':'); /* "exact: own AVX-512" */
+        const char *k = strchr(pp_net_kernels(), ':'); /* "auto: oneDNN … avx512_core …" */
         snprintf(all + (size_t)t->rank * W, W, "%s", k ? k + 2 : pp_net_kernels());
         st = pp_comm_allgather_bytes(t->comm, all, off, off + t->R);
     }
@@ -372,7 +372,7 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
         st = pp_arch_init(&t->arch, cfg->L, cfg->sizes, cfg->hidden, cfg->output, cfg->cost);
     if (!st.code) {
         /* refuse what cannot fit in this node's memory before allocating any of it */
-        double need = bytes_needed(&t->arch, cfg, (size_t)cfg->batch_size, cfg->exact, t->T);
+        double need = bytes_needed(&t->arch, cfg, (size_t)cfg->batch_size, cfg->exact);
         double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
         double per_node = need * pp_comm_local_size(comm);
         if (phys > 0 && per_node > phys)
@@ -621,7 +621,7 @@ static pp_status step_node(trainer *t, const pp_data *x, const uint32_t *rows, s
         double t1 = omp_get_wtime();
         PP_TRY(pp_comm_max_double(t->comm, t->ex.maxes, (size_t)t->ex.nmax));
         double t2 = omp_get_wtime();
-        PP_TRY(pp_comm_agree(t->comm, pp_exact_accumulate(&t->ex, &t->arch, &t->ws, m, n)));
+        PP_TRY(pp_comm_agree(t->comm, pp_exact_accumulate(&t->ex, &t->arch, &t->ws, m, n, NULL)));
         memcpy(node_reduce_slot(r), t->ex.acc, t->arch.nparams * sizeof *t->ex.acc);
         double t3 = omp_get_wtime();
         PP_TRY(node_reduce_sum(r, 1, &sum, tot));
@@ -744,10 +744,14 @@ static pp_status step_on(trainer *t, const pp_data *x, const uint32_t *sid, cons
         double t2 = omp_get_wtime();
         /* every rank saw the same maxima, so the verdict is the same; agreed anyway, like
          * every verdict a rank may return on before a collective */
-        PP_TRY(pp_comm_agree(t->comm, pp_exact_accumulate(&t->ex, &t->arch, &t->ws, m, n)));
+        /* one rank has nothing to sum: the gradient straight from the sums, while in cache */
+        pp_real *direct = t->R == 1 ? t->grad : NULL;
+        PP_TRY(pp_comm_agree(t->comm, pp_exact_accumulate(&t->ex, &t->arch, &t->ws, m, n, direct)));
         double t3 = omp_get_wtime();
-        PP_TRY(pp_comm_sum_i64(t->comm, t->ex.acc, t->arch.nparams));
-        pp_exact_finish(&t->ex, &t->arch, t->grad);
+        if (!direct) {
+            PP_TRY(pp_comm_sum_i64(t->comm, t->ex.acc, t->arch.nparams));
+            pp_exact_finish(&t->ex, &t->arch, t->grad);
+        }
         double t4 = omp_get_wtime();
         t->times.allreduce += (t2 - t1) + (t4 - t3);
         bt.compute += t3 - t2;

@@ -67,12 +67,12 @@ int main(int argc, char **argv)
                 pp_exact_init(&ex, &a, T);
                 pp_exact_forward_backward(&ex, &a, p, &x, ids + lo, hi - lo, &w, NULL);
                 pp_comm_max_double(c, ex.maxes, (size_t)ex.nmax);
-                pp_exact_accumulate(&ex, &a, &w, hi - lo, n);
+                pp_exact_accumulate(&ex, &a, &w, hi - lo, n, NULL);
                 pp_comm_sum_i64(c, ex.acc, P);
                 pp_exact_finish(&ex, &a, g);
                 pp_exact_init(&ex1, &a, 1);
                 pp_exact_forward_backward(&ex1, &a, p, &x, ids, n, &w1, NULL);
-                pp_exact_accumulate(&ex1, &a, &w1, n, n);
+                pp_exact_accumulate(&ex1, &a, &w1, n, n, NULL);
                 pp_exact_finish(&ex1, &a, g1);
                 if (memcmp(g, g1, P * sizeof *g) != 0) {
                     bad++;

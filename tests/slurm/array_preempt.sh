@@ -24,9 +24,11 @@ slurm_test_setup "$@"
 
 DATA=$SCRATCH/tiny.h5
 make_tiny_dataset "$DATA" 2000
-# 20 epochs: a few seconds per task on an idle machine, so the interruptions land mid-run
+# 60 epochs: ~12 s per task on this 2-core VM, so the interruptions land mid-run (20 epochs
+# took 4.3 s on a Zen 5 VM in CI, and the preempted task finished its last epoch before the
+# signal reached it: 2026-12-07)
 # shellcheck disable=SC2054  # commas inside --layers
-args=(--layers 16,32,4 --batch-size 32 --epochs 20 --learning-rate 0.05 --seed 9
+args=(--layers 16,32,4 --batch-size 32 --epochs 60 --learning-rate 0.05 --seed 9
   --reduction exact --checkpoint-every 20steps --keep 2 --progress off)
 
 mpiexec -n 1 --bind-to none "$PARAPROP" train --data "$DATA" --run-dir "$SCRATCH/reference" \

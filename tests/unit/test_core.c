@@ -584,7 +584,7 @@ static void exact_grad(const pp_arch *A, const pp_real *p, const pp_data *x, con
     }
     for (int r = 0; r < R; r++) {
         memcpy(ex[r].maxes, gmax, sizeof gmax);
-        pp_status st = pp_exact_accumulate(&ex[r], A, &ws[r], hi[r] - lo[r], n);
+        pp_status st = pp_exact_accumulate(&ex[r], A, &ws[r], hi[r] - lo[r], n, NULL);
         CHECK(!st.code, "exact accumulate: %s", st.msg);
         for (size_t i = 0; i < P; i++) acc[i] += ex[r].acc[i];
     }
@@ -673,7 +673,19 @@ static void test_exact_mode(void)
                 }
             }
     /* the fixed-point quantum of each layer: one rounding of ½·2^−shift per block */
-    pp_exact_accumulate(&ex, &A, &ws, n, n);
+    pp_exact_accumulate(&ex, &A, &ws, n, n, NULL);
+    {
+        /* one rank: the sums straight into the gradient, tile by tile, give pp_exact_finish's
+         * bits */
+        pp_real *fin = malloc(A.nparams * sizeof *fin), *direct = malloc(A.nparams * sizeof *fin);
+        pp_exact_finish(&ex, &A, fin);
+        memset(direct, 0xff, A.nparams * sizeof *direct);
+        pp_exact_accumulate(&ex, &A, &ws, n, n, direct);
+        CHECK(memcmp(fin, direct, A.nparams * sizeof *fin) == 0,
+              "exact: accumulating into the gradient differs from pp_exact_finish");
+        free(fin);
+        free(direct);
+    }
     double *quant = malloc(A.nparams * sizeof *quant);
     const double nblocks = (double)((n + PP_EXACT_BLOCK - 1) / PP_EXACT_BLOCK);
     for (int l = 1; l <= A.L; l++) {
@@ -717,11 +729,11 @@ static void test_exact_range(void)
     pp_workspace_init(&ws, &A, 1);
     ex.maxes[0] = INFINITY;
     ex.maxes[1] = 1;
-    pp_status st = pp_exact_accumulate(&ex, &A, &ws, 0, 1);
+    pp_status st = pp_exact_accumulate(&ex, &A, &ws, 0, 1, NULL);
     CHECK(st.code == PP_ERR_DIVERGED && strstr(st.msg, "not finite"), "inf max: %s", st.msg);
     ex.maxes[0] = 1e200;
     ex.maxes[1] = 1e200;
-    st = pp_exact_accumulate(&ex, &A, &ws, 0, 1);
+    st = pp_exact_accumulate(&ex, &A, &ws, 0, 1, NULL);
     CHECK(st.code == PP_ERR_DIVERGED && strstr(st.msg, "range"), "huge bound: %s", st.msg);
     pp_exact_free(&ex);
     pp_workspace_free(&ws);
