@@ -3,8 +3,9 @@
 # suite: `ci` (release, -Werror: everything, including the slow Fashion-MNIST job, the kill test
 # and the real-Slurm tests), `double` (gradient checks to 1e-6), `blis` (another BLAS vendor,
 # BLA_VENDOR=FLAME, with PARAPROP_KERNELS=blas: the CBLAS path on a few tests), `asan` (ASan+UBSan: all but
-# slow, slurm, install (an ASan library cannot serve an uninstrumented downstream program) and
-# accuracy (the two Nielsen reproductions, minutes under ASan),
+# slow, slurm, install (an ASan library cannot serve an uninstrumented downstream program),
+# accuracy (the two Nielsen reproductions, minutes under ASan) and kill (robust_kill_adam_5: SIGKILLs
+# at random instants, whose resumes run under ASan in smaller tests),
 # including the corrupt-file corpus), then each libFuzzer harness for a bounded
 # time (PP_FUZZ_SECONDS, default 20) plus the saved crash reproducers.
 set -euo pipefail
