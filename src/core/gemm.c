@@ -35,7 +35,7 @@ typedef struct {
 /* the policy packed into one int (4 bits a field, bit 16 = decided), so that threads that
  * decide at the same time store the same value without a data race */
 static atomic_int packed;
-/* > 0 while an exact-mode context lives: one engine for every shape (pp_mm_pin) */
+/* > 0 while pinned (pp_mm_pin, the unit tests of the own kernels): one engine for every shape */
 static atomic_int pinned;
 
 /* Products with every side at least PP_MM_LARGE long, or at least PP_MM_LARGE_MNK multiply-adds
