@@ -188,8 +188,7 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
             /* tiles of 32-63 units (products the large-product engine takes, and enough tiles
              * for the threads to share), fewer units where that would exceed EXACT_TILE_BYTES */
             size_t ntiles = (nu * nin * 12 + EXACT_TILE_BYTES - 1) / EXACT_TILE_BYTES;
-            if (ntiles < nu / 32) ntiles = nu / 32;
-            if (ntiles < 1) ntiles = 1;
+            if (ntiles < nu / 32) ntiles = nu / 32; /* ≥ 1 already: nu, nin ≥ 1 */
             for (size_t k = ntiles * (size_t)t / (size_t)nt;
                  k < ntiles * (size_t)(t + 1) / (size_t)nt; k++) {
                 const size_t j0 = nu * k / ntiles, j1 = nu * (k + 1) / ntiles;
