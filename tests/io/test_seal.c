@@ -183,7 +183,9 @@ static void flip_every_header_byte(const char *what, const char *src, int (*read
             printf("  %s: byte %zu ^ 0x%02x: code %d sealed %d damaged_copies %d: %s\n", what, i,
                    mask, st.code, in.sealed, in.damaged_copies, st.msg);
         recovered += r == 2;
-        if ((read(q) == 0) != (r == 2) && disagree++ < 5)
+        /* the reader (an HDF5 open, ~10 ms under ASan) on every 7th byte: all eight bit masks,
+         * every field of both copies; the seal check itself sees every byte */
+        if (i % 7 == 0 && (read(q) == 0) != (r == 2) && disagree++ < 5)
             printf("  %s: byte %zu ^ 0x%02x: the reader %s what the seal check %s\n", what, i, mask,
                    r == 2 ? "refused" : "accepted", r == 2 ? "recovered" : "refused");
     }

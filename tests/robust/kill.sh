@@ -2,7 +2,7 @@
 # Kill test: kill -9 a rank at a random instant of a 2-rank run that checkpoints every step.
 # Every trial must: end the whole job within 30 s with a non-zero status, leave a loadable
 # newest checkpoint, and — run again — resume to the uninterrupted run's bits.
-# usage: kill.sh PARAPROP DIR [TRIALS [adam]]   (CI runs 20; tools/kill-trials.sh runs 200)
+# usage: kill.sh PARAPROP DIR [TRIALS [adam]]   (CI runs 10; tools/kill-trials.sh runs 200)
 #   adam: the run trains with Adam, dropout, a validation hold-out, the plateau schedule and
 #   early stopping (issue 12), so a kill lands in the middle of the moments, the masks' step,
 #   the plateau counter and the patience, and the resume must still reach the same bits
