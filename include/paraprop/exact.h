@@ -26,10 +26,11 @@ extern "C" {
 
 typedef struct pp_exact {
     int threads;
+    int L;
     size_t nparams;
-    pp_real *part; /* (nparams) block partials, each thread in its own tiles of units */
-    int64_t *acc;  /* (nparams) fixed-point sums: the result */
-    int nmax;      /* number of maxima: 2·L */
+    struct pp_exact_work *work;      /* private (exact.c): packed products, per-thread buffers */
+    int64_t *acc;                    /* (nparams) fixed-point sums: the result */
+    int nmax;                        /* number of maxima: 2·L */
     double maxes[2 * PP_MAX_LAYERS]; /* |Δˡ| at [l−1], |Aˡ⁻¹| at [L + l − 1] */
     int wshift[PP_MAX_LAYERS + 1];   /* ∇Wˡ = acc · 2^−wshift[l] */
     int bshift[PP_MAX_LAYERS + 1];   /* ∇bˡ = acc · 2^−bshift[l] */
@@ -37,6 +38,10 @@ typedef struct pp_exact {
 
 pp_status pp_exact_init(pp_exact *ex, const pp_arch *a, int threads);
 void pp_exact_free(pp_exact *ex);
+
+/* How many of the layers' products (forward, backward, ∇W tiles) run planned, on operands packed
+ * once per step (oneDNN builds, layers of ≥ 2^20 weights; 0 elsewhere). */
+int pp_exact_planned(const pp_exact *ex);
 
 /* This rank's block-aligned share [lo, hi) of a global minibatch of n samples. */
 void pp_exact_shard(size_t n, int rank, int nranks, size_t *lo, size_t *hi);

@@ -4,6 +4,7 @@
 
 #include <omp.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,4 +274,212 @@ const char *pp_net_blas_core_wanted(const char **detected)
     if (!have || getenv("OPENBLAS_CORETYPE") || (mode && strcmp(mode, "asis") == 0)) return NULL;
     if (mode && *mode && strcmp(mode, "auto") != 0) return strcasecmp(mode, have) ? mode : NULL;
     return pp_linalg_openblas_best_core();
+}
+
+/* ---- products with a packed operand (gemm.h, pp_mm_plan) ------------------------------------ */
+
+struct pp_mm_plan {
+#if PP_HAVE_ONEDNN
+    dnnl_primitive_t mm, reorder;
+    dnnl_memory_desc_t a_md, b_md, bp_md, c_md, sp_md;
+#endif
+    size_t packed_bytes, scratch_bytes;
+};
+
+#if PP_HAVE_ONEDNN
+static dnnl_engine_t plan_engine(void)
+{
+    static dnnl_engine_t eng;
+    static atomic_int state; /* 0 untried, 1 ready, 2 failed */
+    int s = atomic_load_explicit(&state, memory_order_acquire);
+    if (s) return s == 1 ? eng : NULL;
+#pragma omp critical(pp_mm_plan_engine)
+    {
+        if (!atomic_load_explicit(&state, memory_order_relaxed))
+            atomic_store_explicit(&state,
+                                  dnnl_engine_create(&eng, dnnl_cpu, 0) == dnnl_success ? 1 : 2,
+                                  memory_order_release);
+    }
+    return atomic_load_explicit(&state, memory_order_acquire) == 1 ? eng : NULL;
+}
+
+/* one stream per thread: oneDNN streams are not for concurrent use; never freed (a few bytes
+ * per OpenMP thread, which lives as long as the program) */
+static _Thread_local dnnl_stream_t plan_stream;
+
+static dnnl_stream_t thread_stream(void)
+{
+    if (!plan_stream) {
+        dnnl_engine_t eng = plan_engine();
+        if (!eng ||
+            dnnl_stream_create(&plan_stream, eng, dnnl_stream_default_flags) != dnnl_success)
+            plan_stream = NULL;
+    }
+    return plan_stream;
+}
+
+static int md_strided(dnnl_memory_desc_t *md, int rows, int cols, int rs, int cs)
+{
+    dnnl_dims_t d = {rows, cols}, s = {rs, cs};
+    return dnnl_memory_desc_init_by_strides(md, 2, d, dnnl_f32, s) == dnnl_success;
+}
+
+/* executes prim with args on this thread's stream, on this thread alone */
+static int plan_exec(dnnl_primitive_t prim, int n, const dnnl_exec_arg_t *args)
+{
+    dnnl_stream_t s = thread_stream();
+    if (!s) return 1;
+    const int saved = omp_get_max_threads();
+    if (saved != 1) omp_set_num_threads(1);
+    int bad = dnnl_primitive_execute(prim, s, n, args) != dnnl_success ||
+              dnnl_stream_wait(s) != dnnl_success;
+    if (saved != 1) omp_set_num_threads(saved);
+    return bad;
+}
+#endif
+
+pp_mm_plan *pp_mm_plan_create(int M, int N, int K, int a_rs, int a_cs, int b_rs, int b_cs, int ldc)
+{
+#if PP_HAVE_ONEDNN
+    /* only where the product would run on oneDNN anyway, and never while one engine is forced
+     * or pinned (the unit tests of the own kernels, PARAPROP_KERNELS) */
+    if (M <= 0 || N <= 0 || K <= 0 || engine(M, N, K) != ENG_ONEDNN || decide().forced ||
+        atomic_load_explicit(&pinned, memory_order_relaxed) > 0)
+        return NULL;
+    dnnl_engine_t eng = plan_engine();
+    pp_mm_plan *p = calloc(1, sizeof *p);
+    if (!eng || !p) {
+        free(p);
+        return NULL;
+    }
+    dnnl_memory_desc_t any;
+    dnnl_dims_t bd = {K, N};
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+    int ok =
+        md_strided(&p->a_md, M, K, a_rs, a_cs) && md_strided(&p->b_md, K, N, b_rs, b_cs) &&
+        md_strided(&p->c_md, M, N, ldc, 1) &&
+        dnnl_memory_desc_init_by_tag(&any, 2, bd, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
+        dnnl_primitive_attr_create(&attr) == dnnl_success &&
+        /* each thread brings its own scratchpad: the library's is shared */
+        dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success;
+    /* the kernel and its blocking are chosen for one thread (as each product runs): a
+     * decomposition made for more threads could split K, and the bits with it */
+    const int saved = omp_get_max_threads();
+    if (saved != 1) omp_set_num_threads(1);
+    dnnl_matmul_desc_t md;
+    ok = ok && dnnl_matmul_desc_init(&md, &p->a_md, &any, NULL, &p->c_md) == dnnl_success &&
+         dnnl_primitive_desc_create(&pd, &md, attr, eng, NULL) == dnnl_success;
+    if (ok) {
+        p->bp_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        const dnnl_memory_desc_t *sp =
+            dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        p->sp_md = *sp;
+        p->scratch_bytes = dnnl_memory_desc_get_size(sp);
+        p->packed_bytes = dnnl_memory_desc_get_size(&p->bp_md);
+        ok = dnnl_primitive_create(&p->mm, pd) == dnnl_success &&
+             dnnl_reorder_primitive_desc_create(&rpd, &p->b_md, eng, &p->bp_md, eng, attr) ==
+                 dnnl_success;
+    }
+    if (ok) {
+        const dnnl_memory_desc_t *sp =
+            dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0);
+        const size_t rs = dnnl_memory_desc_get_size(sp);
+        /* one scratchpad serves both: the larger one's descriptor */
+        if (rs > p->scratch_bytes) {
+            p->sp_md = *sp;
+            p->scratch_bytes = rs;
+        }
+        ok = dnnl_primitive_create(&p->reorder, rpd) == dnnl_success;
+    }
+    if (saved != 1) omp_set_num_threads(saved);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (!ok) {
+        pp_mm_plan_free(p);
+        return NULL;
+    }
+    return p;
+#else
+    (void)M, (void)N, (void)K, (void)a_rs, (void)a_cs, (void)b_rs, (void)b_cs, (void)ldc;
+    return NULL;
+#endif
+}
+
+void pp_mm_plan_free(pp_mm_plan *p)
+{
+    if (!p) return;
+#if PP_HAVE_ONEDNN
+    if (p->mm) dnnl_primitive_destroy(p->mm);
+    if (p->reorder) dnnl_primitive_destroy(p->reorder);
+#endif
+    free(p);
+}
+
+size_t pp_mm_plan_packed_bytes(const pp_mm_plan *p)
+{
+    return p->packed_bytes;
+}
+
+size_t pp_mm_plan_scratch_bytes(const pp_mm_plan *p)
+{
+    return p->scratch_bytes;
+}
+
+int pp_mm_plan_same_b(const pp_mm_plan *x, const pp_mm_plan *y)
+{
+#if PP_HAVE_ONEDNN
+    return dnnl_memory_desc_equal(&x->bp_md, &y->bp_md) != 0 &&
+           dnnl_memory_desc_equal(&x->b_md, &y->b_md) != 0;
+#else
+    (void)x, (void)y;
+    return 0;
+#endif
+}
+
+#if PP_HAVE_ONEDNN
+/* memory objects over caller buffers, made per call (a few hundred ns) so that threads share
+ * nothing */
+static int plan_run(dnnl_primitive_t prim, int n, const int *keys,
+                    const dnnl_memory_desc_t *const *mds, void *const *bufs)
+{
+    dnnl_exec_arg_t args[4];
+    int made = 0, bad = 0;
+    for (; made < n && !bad; made++) {
+        args[made].arg = keys[made];
+        bad = dnnl_memory_create(&args[made].memory, mds[made], plan_engine(), bufs[made]) !=
+              dnnl_success;
+    }
+    if (bad) made--;
+    if (!bad) bad = plan_exec(prim, n, args);
+    for (int i = 0; i < made; i++) dnnl_memory_destroy(args[i].memory);
+    return bad;
+}
+#endif
+
+int pp_mm_plan_pack(const pp_mm_plan *p, const pp_real *B, void *out, void *scratch)
+{
+#if PP_HAVE_ONEDNN
+    const int keys[] = {DNNL_ARG_FROM, DNNL_ARG_TO, DNNL_ARG_SCRATCHPAD};
+    const dnnl_memory_desc_t *mds[] = {&p->b_md, &p->bp_md, &p->sp_md};
+    void *bufs[] = {(void *)(uintptr_t)B, out, scratch};
+    return plan_run(p->reorder, p->scratch_bytes ? 3 : 2, keys, mds, bufs);
+#else
+    (void)p, (void)B, (void)out, (void)scratch;
+    return 1;
+#endif
+}
+
+int pp_mm_plan_run(const pp_mm_plan *p, const pp_real *A, const void *bp, pp_real *C, void *scratch)
+{
+#if PP_HAVE_ONEDNN
+    const int keys[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
+    const dnnl_memory_desc_t *mds[] = {&p->a_md, &p->bp_md, &p->c_md, &p->sp_md};
+    void *bufs[] = {(void *)(uintptr_t)A, (void *)(uintptr_t)bp, C, scratch};
+    return plan_run(p->mm, p->scratch_bytes ? 4 : 3, keys, mds, bufs);
+#else
+    (void)p, (void)A, (void)bp, (void)C, (void)scratch;
+    return 1;
+#endif
 }

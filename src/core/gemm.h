@@ -49,4 +49,23 @@ const char *pp_mm_kernels(void);
  * the CPU has AVX-512; the unit tests check those kernels through it). */
 void pp_mm_pin(int delta);
 
+/* C (M×N, row stride ldc) = A B for many A with one B, B laid out once in the engine's own
+ * blocked format (oneDNN's matmul with packed weights): exact mode's products, whose B (a
+ * layer's Wᵀ for every 64-sample block, a block's Aˡ⁻¹ for every tile of units) serves several
+ * calls. A(i,k) = A[i·a_rs + k·a_cs], B(k,n) = B[k·b_rs + n·b_cs]. pp_mm_plan_create returns
+ * NULL where the shape would not run on oneDNN (then pp_mm_nt/pp_mm_nn are the way), or while
+ * one engine is forced or pinned. One plan gives one shape the same bits on every call, on any
+ * thread (each call runs on its caller alone). pack and run return non-zero on failure; each
+ * calling thread passes its own scratch buffer of pp_mm_plan_scratch_bytes (may be 0). */
+typedef struct pp_mm_plan pp_mm_plan;
+pp_mm_plan *pp_mm_plan_create(int M, int N, int K, int a_rs, int a_cs, int b_rs, int b_cs, int ldc);
+void pp_mm_plan_free(pp_mm_plan *p);
+size_t pp_mm_plan_packed_bytes(const pp_mm_plan *p);
+size_t pp_mm_plan_scratch_bytes(const pp_mm_plan *p);
+/* whether x and y take B in one packed layout (then one packing serves both) */
+int pp_mm_plan_same_b(const pp_mm_plan *x, const pp_mm_plan *y);
+int pp_mm_plan_pack(const pp_mm_plan *p, const pp_real *B, void *packed, void *scratch);
+int pp_mm_plan_run(const pp_mm_plan *p, const pp_real *A, const void *packed, pp_real *C,
+                   void *scratch);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include "activation.h"
 #include "gemm.h"
+#include "net_internal.h"
 #include "linalg.h"
 #include "paraprop/rng.h"
 
@@ -202,11 +203,12 @@ static void dropout_row(const pp_arch *a, const pp_dropout *d, int l, uint32_t s
     }
 }
 
-static void forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0, size_t r1,
-                    int rows)
+static int forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0, size_t r1,
+                   int rows, const pp_net_plans *pl, const pp_net_plan_buf *buf)
 {
     const int m = (int)(r1 - r0);
-    if (m <= 0) return;
+    int bad = 0;
+    if (m <= 0) return 0;
     for (int l = 1; l <= a->L; l++) {
         const size_t nin = a->n[l - 1], nout = a->n[l];
         const pp_real *ain = ws->act[l - 1] + r0 * nin;               /* (m, nin) */
@@ -216,7 +218,17 @@ static void forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, s
         /* Zˡ = Aˡ⁻¹ (Wˡ)ᵀ + 1 bᵀ */
         if (rows)
             pp_mm_nt_rows(m, (int)nout, (int)nin, ain, (int)nin, w, (int)nin, z, (int)nout);
-        else
+        else if (pl && pl->fwd[l] && (size_t)m == pl->rows) {
+            bad |= pp_mm_plan_pack(pl->fwd[l], ain, buf->abuf, buf->scratch);
+            bad |= pp_mm_plan_run(pl->fwd[l], w, buf->abuf, buf->zt, buf->scratch);
+            /* Zᵀ → Z in 16 × 16 tiles, each row of Z written whole: Z's rows lie a power of
+             * two apart in W3, so 16 rows written a column at a time fight over one L1 set */
+            for (size_t j0 = 0; j0 < nout; j0 += 16) {
+                const size_t j1 = j0 + 16 < nout ? j0 + 16 : nout;
+                for (size_t i = 0; i < (size_t)m; i++)
+                    for (size_t j = j0; j < j1; j++) z[i * nout + j] = buf->zt[j * (size_t)m + i];
+            }
+        } else
             pp_mm_nt(m, (int)nout, (int)nin, ain, (int)nin, w, (int)nin, z, (int)nout);
         pp_activation act = l == a->L ? a->output : a->hidden;
         pp_real *out = ws->act[l] + r0 * nout;
@@ -230,17 +242,24 @@ static void forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, s
                             ws->dmul[l] + (r0 + (size_t)i) * nout);
         }
     }
+    return bad;
 }
 
 void pp_net_forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0, size_t r1)
 {
-    forward(a, params, ws, r0, r1, 0);
+    forward(a, params, ws, r0, r1, 0, NULL, NULL);
+}
+
+void pp_net_forward_planned(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
+                            size_t r1, const pp_net_plans *pl, const pp_net_plan_buf *buf, int *bad)
+{
+    *bad |= forward(a, params, ws, r0, r1, 0, pl, buf);
 }
 
 void pp_net_forward_rows(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
                          size_t r1)
 {
-    forward(a, params, ws, r0, r1, 1);
+    forward(a, params, ws, r0, r1, 1, NULL, NULL);
 }
 
 const char *pp_net_rows_engine(void)
@@ -314,17 +333,23 @@ double pp_net_backward_output(const pp_arch *a, pp_workspace *ws, size_t r0, siz
     return cost;
 }
 
-void pp_net_backward_cols(const pp_arch *a, const pp_real *params, pp_workspace *ws, int l,
-                          size_t r0, size_t r1, size_t c0, size_t c1)
+/* pp_net_backward_cols, the product on plan (over packed, whole columns) when set */
+static int backward_cols(const pp_arch *a, const pp_real *params, pp_workspace *ws, int l,
+                         size_t r0, size_t r1, size_t c0, size_t c1, const pp_mm_plan *plan,
+                         const void *packed, void *scratch)
 {
     const int m = (int)(r1 - r0), nc = (int)(c1 - c0);
-    if (m <= 0 || nc <= 0 || l < 2) return;
+    if (m <= 0 || nc <= 0 || l < 2) return 0;
     const size_t nout = a->n[l], nin = a->n[l - 1];
     const pp_real *w = params + a->w_off[l] + c0;   /* (nout, nc) of (nout, nin) */
     const pp_real *d = ws->delta[l] + r0 * nout;    /* (m, nout) */
     pp_real *dp = ws->delta[l - 1] + r0 * nin + c0; /* (m, nc) of (m, nin) */
+    int bad = 0;
     /* BP2: Δˡ⁻¹ = (Δˡ Wˡ) ⊙ σ'(Aˡ⁻¹) */
-    pp_mm_nn(m, nc, (int)nout, d, (int)nout, 1, w, (int)nin, dp, (int)nin);
+    if (plan)
+        bad = pp_mm_plan_run(plan, d, packed, dp, scratch);
+    else
+        pp_mm_nn(m, nc, (int)nout, d, (int)nout, 1, w, (int)nin, dp, (int)nin);
     if (ws->drop && ws->drop->p[l - 1] > 0) {
         /* σ'(Zˡ⁻¹) ⊙ mask / (1 − p), kept by the forward pass */
         const pp_real *dm = ws->dmul[l - 1] + r0 * nin + c0;
@@ -337,6 +362,13 @@ void pp_net_backward_cols(const pp_arch *a, const pp_real *params, pp_workspace 
             pp_act_mul_deriv(a->hidden, ws->act[l - 1] + (r0 + i) * nin + c0, dp + i * nin,
                              (size_t)nc);
     }
+    return bad;
+}
+
+void pp_net_backward_cols(const pp_arch *a, const pp_real *params, pp_workspace *ws, int l,
+                          size_t r0, size_t r1, size_t c0, size_t c1)
+{
+    (void)backward_cols(a, params, ws, l, r0, r1, c0, c1, NULL, NULL, NULL);
 }
 
 void pp_net_backward_layer(const pp_arch *a, const pp_real *params, pp_workspace *ws, int l,
@@ -351,6 +383,19 @@ double pp_net_backward(const pp_arch *a, const pp_real *params, pp_workspace *ws
     if (r1 <= r0) return 0;
     const double cost = pp_net_backward_output(a, ws, r0, r1);
     for (int l = a->L; l >= 2; l--) pp_net_backward_layer(a, params, ws, l, r0, r1);
+    return cost;
+}
+
+double pp_net_backward_planned(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
+                               size_t r1, const pp_net_plans *pl, const pp_net_plan_buf *buf,
+                               int *bad)
+{
+    if (r1 <= r0) return 0;
+    const double cost = pp_net_backward_output(a, ws, r0, r1);
+    const int planned = r1 - r0 == pl->rows;
+    for (int l = a->L; l >= 2; l--)
+        *bad |= backward_cols(a, params, ws, l, r0, r1, 0, a->n[l - 1], planned ? pl->bwd[l] : NULL,
+                              pl->bwd_packed[l], buf->scratch);
     return cost;
 }
 

@@ -90,7 +90,7 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
             "\"layers\": [%s], \"hidden_activation\": %s, \"output_activation\": %s, "
             "\"cost\": %s, \"batch_size\": %lld, \"reduction\": %s, \"reduce\": \"%s\", "
             "\"overlap\": %s, "
-            "\"kernels\": %s, "
+            "\"kernels\": %s, \"exact_planned_products\": %d, "
             "\"steps\": %lld, "
             "\"warmup\": %lld, \"parameters\": %zu, \"seconds\": %.6f, \"samples_per_s\": %.3f, "
             "\"time_per_step\": {\"total\": %.9f, \"compute\": %.9f, \"allreduce\": %.9f, "
@@ -100,11 +100,11 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
             "\"intra_node\": %.9f, \"inter_node\": %.9f}, \"peak_rss_bytes\": [",
             q[0], t.R, t.T, cfg->layers /* digits and commas (pp_config_check) */, q[1], q[2], q[3],
             (long long)cfg->batch_size, q[4], reduce_name(t.red), t.overlap ? "true" : "false",
-            q[5], (long long)cfg->steps, (long long)cfg->warmup, t.arch.nparams, wall,
-            steps * (double)B / wall, wall / steps, ph[1] / steps, ph[2] / steps, ph[3] / steps,
-            ph[0] / steps, ph[4] / steps, lv.nodes, lv.hosts, lv.ranks_per_node_min,
-            lv.ranks_per_node_max, t.arch.nparams * sizeof(pp_real), lv_reps, lv.world_s,
-            lv.intra_s, lv.inter_s);
+            q[5], cfg->exact ? pp_exact_planned(&t.ex) : 0, (long long)cfg->steps,
+            (long long)cfg->warmup, t.arch.nparams, wall, steps * (double)B / wall, wall / steps,
+            ph[1] / steps, ph[2] / steps, ph[3] / steps, ph[0] / steps, ph[4] / steps, lv.nodes,
+            lv.hosts, lv.ranks_per_node_min, lv.ranks_per_node_max,
+            t.arch.nparams * sizeof(pp_real), lv_reps, lv.world_s, lv.intra_s, lv.inter_s);
         for (int r = 0; r < t.R && len > 0 && len < (int)sizeof line - 100; r++)
             len += snprintf(line + len, sizeof line - (size_t)len, "%s%.0f", r ? ", " : "", rss[r]);
         if (len > 0 && len < (int)sizeof line - 300)

@@ -329,6 +329,7 @@ static double bytes_needed(const pp_arch *a, const pp_config *cfg, size_t rows, 
     const int adam = cfg->optimizer == PP_OPT_ADAM || cfg->optimizer == PP_OPT_ADAMW;
     const double copies = 2 + (adam ? 2 : cfg->momentum != 0 ? 1 : 0);
     double b = copies * P * sizeof(pp_real) + 2 * (double)(rows + 256) * act * sizeof(pp_real);
+    /* exact: the int64 sums, and at most one packed float per weight (exact.c's plans) */
     if (exact) b += (double)P * (sizeof(pp_real) + 8);
     return b;
 }
@@ -338,14 +339,17 @@ static double bytes_needed(const pp_arch *a, const pp_config *cfg, size_t rows, 
  * pp_net_kernels() names the engines, oneDNN's ISA and the OpenBLAS core among them. */
 static pp_status agree_kernels(trainer *t)
 {
-    enum { W = 128 };
+    enum { W = 256 };
     char *all = calloc((size_t)t->R, W);
     size_t *off = malloc(2 * (size_t)t->R * sizeof *off);
     pp_status st = all && off ? pp_ok() : pp_error(PP_ERR_NOMEM, "out of memory");
     for (int r = 0; !st.code && r < t->R; r++) off[r] = (size_t)r * W, off[t->R + r] = W;
     if (!st.code) {
         const char *k = strchr(pp_net_kernels(), ':'); /* "auto: oneDNN … avx512_core …" */
-        snprintf(all + (size_t)t->rank * W, W, "%s", k ? k + 2 : pp_net_kernels());
+        /* and how many products run planned (a plan that failed to build on one rank would
+         * put that rank's products on the unpacked path, with other bits) */
+        snprintf(all + (size_t)t->rank * W, W, "%s; %d planned products",
+                 k ? k + 2 : pp_net_kernels(), pp_exact_planned(&t->ex));
         st = pp_comm_allgather_bytes(t->comm, all, off, off + t->R);
     }
     for (int r = 1; !st.code && r < t->R; r++)

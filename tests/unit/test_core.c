@@ -1,6 +1,8 @@
 /* Core unit tests (no MPI, no HDF5): RNG, activations and costs, the matrix-form backward pass
  * against a naive per-sample BP1–BP4 loop, the optimizer step, threading and exact mode. */
 #include <math.h>
+#include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -624,10 +626,11 @@ static void test_exact_mode(void)
             same &= eq;
         }
     (void)same;
-    {
-        /* large enough (m·P ≥ 7e5) that exact mode's threads split each layer's units (the
-         * sliced accumulation of AVX-512 builds) rather than the blocks */
-        const size_t big[3] = {300, 48, 7};
+    /* 300-48-7: large enough (m·P ≥ 7e5) that exact mode's threads split each layer's units
+     * rather than the blocks; 1100-1000-7: a first layer of over 2^20 weights, whose full blocks
+     * run on planned products where oneDNN is built (exact.c), the short last block not */
+    for (int big_case = 0; big_case < 2; big_case++) {
+        const size_t big[3] = {big_case ? 1100 : 300, big_case ? 1000 : 48, 7};
         pp_arch B;
         pp_arch_init(&B, 2, big, PP_ACT_RELU, PP_ACT_SOFTMAX, PP_COST_LOG_LIKELIHOOD);
         pp_real *pb = malloc(B.nparams * sizeof *pb), *h0 = malloc(B.nparams * sizeof *h0),
@@ -636,11 +639,21 @@ static void test_exact_mode(void)
         pp_data xb;
         make_data(&xb, n, big[0], big[2], PP_COST_LOG_LIKELIHOOD, 23);
         exact_grad(&B, pb, &xb, ids, n, 1, 1, h0);
+        if (big_case) {
+            pp_exact e;
+            pp_exact_init(&e, &B, 1);
+            /* forward and ∇W of the first layer (the second is small) */
+            const int want = strstr(pp_net_kernels(), "oneDNN") && !getenv("PARAPROP_KERNELS");
+            CHECK(pp_exact_planned(&e) == (want ? 2 : 0),
+                  "exact mode: %d planned products, %d expected", pp_exact_planned(&e),
+                  want ? 2 : 0);
+            pp_exact_free(&e);
+        }
         for (int R = 1; R <= 3; R++)
             for (int T = 1; T <= 3; T++) {
                 exact_grad(&B, pb, &xb, ids, n, R, T, h);
                 CHECK(memcmp(h, h0, B.nparams * sizeof *h) == 0,
-                      "exact gradient (300-48-7) differs at R=%d T=%d", R, T);
+                      "exact gradient (%zu-%zu-7) differs at R=%d T=%d", big[0], big[1], R, T);
             }
         free(pb);
         free(h0);
@@ -848,6 +861,83 @@ static void test_gemm_kernels(void)
            worst);
 }
 
+/* Planned products (gemm.h's pp_mm_plan, exact mode's oneDNN path): each shape exact mode plans
+ * (W3-like forward Zᵀ = W Aᵀ, backward Δ W, a ∇W tile Δᵀ A from the transposed block) against a
+ * float64 reference, the same bits on a second call and from two threads at once, and a plan
+ * wherever the engines say oneDNN runs the large products. */
+static void test_gemm_plans(void)
+{
+    const int want = strstr(pp_net_kernels(), "oneDNN") && !getenv("PARAPROP_KERNELS");
+    /* M, N, K, A's row and column strides, B's, ldc */
+    const int shapes[][8] = {{200, 64, 784, 784, 1, 1, 784, 64},
+                             {64, 200, 64, 64, 1, 200, 1, 200},
+                             {34, 784, 64, 64, 1, 784, 1, 784},
+                             {33, 300, 64, 64, 1, 300, 1, 300}};
+    int planned = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
+        const int *sh = shapes[c];
+        const int M = sh[0], N = sh[1], K = sh[2], ars = sh[3], acs = sh[4], brs = sh[5],
+                  bcs = sh[6], ldc = sh[7];
+        pp_mm_plan *p = pp_mm_plan_create(M, N, K, ars, acs, brs, bcs, ldc);
+        CHECK(!want || p, "no plan for %dx%dx%d although the large products run on %s", M, N, K,
+              pp_net_kernels());
+        if (!p) continue;
+        planned++;
+        const size_t na = (size_t)(M - 1) * (size_t)ars + (size_t)(K - 1) * (size_t)acs + 1;
+        const size_t nb = (size_t)(K - 1) * (size_t)brs + (size_t)(N - 1) * (size_t)bcs + 1;
+        uint64_t seed = 7 + c;
+        pp_real *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B);
+        pp_real *C[3];
+        for (int i = 0; i < 3; i++) C[i] = malloc((size_t)M * (size_t)ldc * sizeof *C[i]);
+        for (size_t i = 0; i < na; i++) A[i] = (pp_real)urand(&seed);
+        for (size_t i = 0; i < nb; i++) B[i] = (pp_real)urand(&seed);
+        const size_t sb = pp_mm_plan_scratch_bytes(p) + 64;
+        unsigned char *packed = aligned_alloc(64, (pp_mm_plan_packed_bytes(p) + 63) / 64 * 64);
+        unsigned char *scr = aligned_alloc(64, 2 * ((sb + 63) / 64 * 64));
+        int err = pp_mm_plan_pack(p, B, packed, scr);
+        err |= pp_mm_plan_run(p, A, packed, C[0], scr);
+        /* the same call twice more at once, from two threads with their own scratchpads */
+#pragma omp parallel num_threads(2) reduction(| : err)
+        {
+            const int t = omp_get_thread_num();
+            err |= pp_mm_plan_run(p, A, packed, C[1 + t], scr + (size_t)t * ((sb + 63) / 64 * 64));
+        }
+        CHECK(!err, "plan %dx%dx%d: a call failed", M, N, K);
+        int bad = 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double ref = 0, mag = 0;
+                for (int k = 0; k < K; k++) {
+                    double x = A[(size_t)i * ars + (size_t)k * acs],
+                           y = B[(size_t)k * brs + (size_t)j * bcs];
+                    ref += x * y;
+                    mag += fabs(x * y);
+                }
+                bad += !(fabs((double)C[0][(size_t)i * ldc + j] - ref) / (mag + 1e-30) <= 2e-6);
+            }
+        CHECK(bad == 0, "plan %dx%dx%d: %d elements off the float64 reference", M, N, K, bad);
+        for (int t = 1; t < 3; t++)
+            for (int i = 0; i < M; i++)
+                CHECK(memcmp(C[0] + (size_t)i * ldc, C[t] + (size_t)i * ldc,
+                             (size_t)N * sizeof *C[0]) == 0,
+                      "plan %dx%dx%d: row %d has other bits on call %d", M, N, K, i, t + 1);
+        free(A);
+        free(B);
+        for (int i = 0; i < 3; i++) free(C[i]);
+        free(packed);
+        free(scr);
+        pp_mm_plan_free(p);
+    }
+    /* one engine forced or pinned: no plans (exact mode's products then stay on that engine) */
+    pp_mm_pin(+1);
+    pp_mm_plan *q = pp_mm_plan_create(200, 64, 784, 784, 1, 1, 784, 64);
+    CHECK(q == NULL, "a plan was made while the products are pinned to one engine");
+    pp_mm_plan_free(q);
+    pp_mm_pin(-1);
+    printf("gemm plans: %d of %zu shapes planned (%s)\n", planned, sizeof shapes / sizeof *shapes,
+           want ? "oneDNN" : "no oneDNN: none expected");
+}
+
 #if PARAPROP_FAULT_INJECTION
 /* PARAPROP_FAULT names whole sites and exact ranks; anything else leaves the site alone. */
 /* --init: the weights' variance is 1/n_in (normalized), 2/n_in (he, with zero biases) or 1
@@ -914,6 +1004,7 @@ int main(void)
     test_philox();
     test_sha256();
     test_gemm_kernels();
+    test_gemm_plans();
     test_backward_vs_naive();
     test_refused_pairs();
     test_stable_costs();
