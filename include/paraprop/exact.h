@@ -56,8 +56,8 @@ double pp_exact_forward_backward(pp_exact *ex, const pp_arch *a, const pp_real *
 /* With ex->maxes holding the GLOBAL maxima and n the global minibatch size: the local partial
  * gradients as fixed-point sums into ex->acc[0…P). When there is nothing to sum across ranks
  * (one rank), gsum may take the gradient SUM at once, tile by tile while the sums are in cache
- * (pp_exact_finish's bits); else NULL. Fails (PP_ERR_DIVERGED) when a maximum is not finite or
- * the gradient bound exceeds the double range. */
+ * (pp_exact_finish's bits; ex->acc is then not filled); else NULL. Fails (PP_ERR_DIVERGED) when a
+ * maximum is not finite or the gradient bound exceeds the double range. */
 pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace *ws, size_t m,
                               size_t n, pp_real *gsum);
 

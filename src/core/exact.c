@@ -46,6 +46,8 @@ struct pp_exact_work {
     size_t zt_len;                    /* floats per thread, a multiple of 16 */
     pp_real *tile;                    /* per thread: one tile's ∇W and ∇b partial */
     size_t tile_len;                  /* floats per thread, a multiple of 16 */
+    int64_t *tacc;                    /* per thread: one tile's sums, when one rank needs no
+                                         whole-size sums (tile_len each) */
     unsigned char *scratch;           /* per thread: the plans' scratchpad */
     size_t scratch_len;               /* bytes per thread, a multiple of 64 */
     int failed;                       /* a planned product failed this step */
@@ -71,6 +73,7 @@ static void work_free(struct pp_exact_work *w, int L)
     free(w->abuf);
     free(w->zt);
     free(w->tile);
+    free(w->tacc);
     free(w->scratch);
     free(w);
 }
@@ -141,12 +144,13 @@ static struct pp_exact_work *work_new(const pp_arch *a, int threads)
     w->tile_len = (tile + 15) / 16 * 16;
     w->scratch_len = up64(scratch);
     w->tile = ok ? aligned_alloc(64, (size_t)threads * w->tile_len * sizeof *w->tile) : NULL;
+    w->tacc = ok ? aligned_alloc(64, (size_t)threads * w->tile_len * sizeof *w->tacc) : NULL;
     w->scratch = ok && w->scratch_len ? aligned_alloc(64, (size_t)threads * w->scratch_len) : NULL;
     w->abuf_len = up64(abuf);
     w->zt_len = (zt + 15) / 16 * 16;
     w->abuf = ok && abuf ? aligned_alloc(64, (size_t)threads * w->abuf_len) : NULL;
     w->zt = ok && zt ? aligned_alloc(64, (size_t)threads * w->zt_len * sizeof *w->zt) : NULL;
-    if (!ok || !w->tile || (w->scratch_len && !w->scratch) || (abuf && !w->abuf) ||
+    if (!ok || !w->tile || !w->tacc || (w->scratch_len && !w->scratch) || (abuf && !w->abuf) ||
         (zt && !w->zt)) {
         work_free(w, a->L);
         return NULL;
@@ -407,6 +411,10 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         void *scratch = w->scratch ? w->scratch + (size_t)t * w->scratch_len : NULL;
         pp_real *part = w->tile + (size_t)t * w->tile_len;
+        /* with gsum, a tile's sums are needed only until they are floats: a tile-sized
+         * accumulator that stays in cache, not the whole-size one in memory (W3: 46 MB written
+         * and read back every step) */
+        int64_t *tacc = w->tacc + (size_t)t * w->tile_len;
         /* each full block's Aˡ⁻¹ packed, and its Δˡ transposed, once for all the layer's
          * tiles */
 #pragma omp for schedule(dynamic) collapse(2)
@@ -428,12 +436,13 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
                 const size_t j0 = nu * k / ntiles, j1 = nu * (k + 1) / ntiles, mj = j1 - j0;
                 const size_t wo = a->w_off[l] + j0 * nin, nw = mj * nin;
                 const size_t bo = a->b_off[l] + j0;
+                int64_t *aw = gsum ? tacc : ex->acc + wo, *ab = gsum ? tacc + nw : ex->acc + bo;
                 const pp_mm_plan *plan = !w->act_bytes[l]    ? NULL
                                          : mj == w->mj[l][0] ? w->gw[l][0]
                                                              : w->gw[l][1];
                 if (nblk == 0) { /* no rows here: zero sums */
-                    memset(ex->acc + wo, 0, nw * sizeof *ex->acc);
-                    memset(ex->acc + bo, 0, mj * sizeof *ex->acc);
+                    memset(aw, 0, nw * sizeof *aw);
+                    memset(ab, 0, mj * sizeof *ab);
                 }
                 for (size_t blk = 0; blk < nblk; blk++) {
                     size_t r0 = blk * PP_EXACT_BLOCK,
@@ -454,12 +463,12 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
                         const pp_real *dr = ws->delta[l] + i * nu + j0;
                         for (size_t j = 0; j < mj; j++) gb[j] += dr[j];
                     }
-                    add_fixed(ex->acc + wo, part, nw, ws_, blk == 0);
-                    add_fixed(ex->acc + bo, gb, mj, bs, blk == 0);
+                    add_fixed(aw, part, nw, ws_, blk == 0);
+                    add_fixed(ab, gb, mj, bs, blk == 0);
                 }
                 if (gsum) { /* the tile's sums are final: to floats while they are in cache */
-                    from_fixed(ex->acc + wo, nw, ex->wshift[l], gsum + wo);
-                    from_fixed(ex->acc + bo, mj, ex->bshift[l], gsum + bo);
+                    from_fixed(aw, nw, ex->wshift[l], gsum + wo);
+                    from_fixed(ab, mj, ex->bshift[l], gsum + bo);
                 }
             }
         }
