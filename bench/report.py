@@ -150,6 +150,10 @@ def main():
                      "(shared, noisy machine: treat differences under ~10%% as noise)"
                      % ((env.get("host_cpu") or "?").strip(), env.get("nproc"),
                         env.get("loadavg_start"), env.get("loadavg_end")))
+        if env.get("one_thread_runs_pinned_to_cpu"):
+            lines.append("- one-thread runs (sgemm, FMA peak and ppgemm at 1 thread, paraprop 1×1, "
+                         "the peers at 1 thread) pinned to CPU %s"
+                         % env["one_thread_runs_pinned_to_cpu"])
         lines.append("- OpenBLAS cores: **%s** (the best the CPU's features allow; every OpenBLAS "
                      "user ran with OPENBLAS_CORETYPE=%s, set by bench/run.sh for that command "
                      "only), %s as installed (OpenBLAS's own choice%s); preset environment "

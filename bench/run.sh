@@ -4,6 +4,7 @@
 #
 #   bench/run.sh [--paraprop PATH] [--quick] [--out DIR]
 #                [--repeats N] [--workloads "W1 W2 W3"] [--no-peers] [--no-paraprop]
+#                [--pin-cpu N|none]
 #
 # See bench/README.md for what is measured and how.  Every OpenBLAS user (sgemm,
 # numpy, torch, paraprop's CBLAS path) runs twice: with the best OpenBLAS core
@@ -11,7 +12,9 @@
 # command only) and "as installed" (OpenBLAS's own choice). A preset
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE is recorded and unset for every run. The
 # peers get OPENBLAS_NUM_THREADS/OMP_NUM_THREADS (and OMP_WAIT_POLICY=passive for
-# torch at 2 threads), paraprop only --threads and the ranks.
+# torch at 2 threads), paraprop only --threads and the ranks. Every one-thread run
+# (sgemm, fmapeak and ppgemm at 1 thread, paraprop 1x1, the peers at 1 thread) is
+# pinned to one CPU, the first this script may use unless --pin-cpu says otherwise.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,9 +30,10 @@ REPEATS=""
 WORKLOADS="W1 W2 W3"
 DO_PEERS=1
 DO_PARAPROP=1
+PIN_CPU=""
 
 usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do
@@ -43,12 +47,19 @@ while [ $# -gt 0 ]; do
     --workloads) WORKLOADS=$2; shift 2 ;;
     --no-peers) DO_PEERS=0; shift ;;
     --no-paraprop) DO_PARAPROP=0; shift ;;
+    --pin-cpu) PIN_CPU=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
 done
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# One CPU for every one-thread run: a VM's vCPUs need not run at one speed (seen on the 2-core
+# Zen 5 VM: one 20-25 % slower than the other, alone or not), and unpinned runs land on either,
+# so a ratio of two one-thread runs would measure where the scheduler put them.
+[ -n "$PIN_CPU" ] || PIN_CPU=$(taskset -cp $$ | sed 's/.*: *//; s/[-,].*//')
+if [ "$PIN_CPU" = none ]; then pin1() { "$@"; }; else pin1() { taskset -c "$PIN_CPU" "$@"; }; fi
 
 # The fastest OpenBLAS 0.3.21 core this CPU's features allow (not its model number, which
 # OpenBLAS goes by and does not know for recent CPUs). SkylakeX rather than Cooperlake: the
@@ -183,7 +194,8 @@ log "sgemm 2048^3 at 1 and 2 threads ($SGEMM_REPS reps)"
 run_sgemm() {  # phase
   local m
   for m in $BLAS_MODES; do
-    env $(blas_env "$m") "$TMP/sgemm" --n 2048 --reps "$SGEMM_REPS" --threads 1 2 |
+    { pin1 env $(blas_env "$m") "$TMP/sgemm" --n 2048 --reps "$SGEMM_REPS" --threads 1
+      env $(blas_env "$m") "$TMP/sgemm" --n 2048 --reps "$SGEMM_REPS" --threads 2; } |
       sed "s/^{/{\"phase\":\"$1\",\"blas_mode\":\"$m\",/" | tee -a "$OUT/sgemm.jsonl" >&2
   done
 }
@@ -193,7 +205,8 @@ run_sgemm start
 log "building fmapeak"
 cc -O2 -std=c17 -fopenmp "$ROOT/bench/fmapeak.c" -o "$TMP/fmapeak"
 run_fmapeak() {  # phase
-  "$TMP/fmapeak" --reps "$([ "$QUICK" = 1 ] && echo 2 || echo 5)" --threads 1 2 |
+  { pin1 "$TMP/fmapeak" --reps "$([ "$QUICK" = 1 ] && echo 2 || echo 5)" --threads 1
+    "$TMP/fmapeak" --reps "$([ "$QUICK" = 1 ] && echo 2 || echo 5)" --threads 2; } |
     sed "s/^{/{\"phase\":\"$1\",/" | tee -a "$OUT/fmapeak.jsonl" >&2
 }
 run_fmapeak start
@@ -208,7 +221,8 @@ sed -e 's/@PP_DOUBLE@/0/' -e 's/@PROJECT_VERSION@/bench/' \
   -I"$TMP/inc" -Iinclude -Isrc/core bench/ppgemm.c src/core/gemm.c src/core/gemm_avx512.c \
   src/core/linalg.c -o "$TMP/ppgemm" -lopenblas)
 run_ppgemm() {  # phase
-  PARAPROP_KERNELS=own "$TMP/ppgemm" --n 2048 --reps "$SGEMM_REPS" --threads 1 2 |
+  { pin1 env PARAPROP_KERNELS=own "$TMP/ppgemm" --n 2048 --reps "$SGEMM_REPS" --threads 1
+    env PARAPROP_KERNELS=own "$TMP/ppgemm" --n 2048 --reps "$SGEMM_REPS" --threads 2; } |
     sed "s/^{/{\"phase\":\"$1\",/" | tee -a "$OUT/ppgemm.jsonl" >&2
 }
 run_ppgemm start
@@ -315,7 +329,9 @@ if [ "$DO_PARAPROP" = 1 ]; then
                --steps "$steps" --warmup "$warm"
                --json "$TMP/one.jsonl")
           rm -f "$TMP/one.jsonl"
-          if [ "$ranks" = 1 ]; then
+          if [ "$ranks" = 1 ] && [ "$threads" = 1 ]; then
+            run_logged "$name" pin1 env $benv PARAPROP_KERNELS="$kern" "${cmd[@]}"
+          elif [ "$ranks" = 1 ]; then
             run_logged "$name" env $benv PARAPROP_KERNELS="$kern" "${cmd[@]}"
           else
             run_logged "$name" env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
@@ -345,7 +361,9 @@ if [ "$DO_PEERS" = 1 ]; then
         log "$name"
         envs=($(blas_env "$m") OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t")
         if [ "$peer" = torch ] && [ "$t" -gt 1 ]; then envs+=(OMP_WAIT_POLICY=passive); fi
-        run_logged "$name" env "${envs[@]}" "$PY" "$BENCH_DIR/peers/${peer}_mlp.py" \
+        pin=()
+        [ "$t" = 1 ] && pin=(pin1)
+        run_logged "$name" "${pin[@]}" env "${envs[@]}" "$PY" "$BENCH_DIR/peers/${peer}_mlp.py" \
           --workload "$w" --threads "$t" "${pargs[@]}"
         sed "s/^{/{\"blas_mode\":\"$m\",/" "$OUT/logs/$name.out" >> "$OUT/peers.jsonl"
       done
@@ -389,6 +407,7 @@ json.dump({
     "paraprop_version": sh("'$PARAPROP' --version 2>/dev/null") if "$PARAPROP" else None,
     "omp_env": {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "GOMP_"))},
     "kernel": platform.release(),
+    "one_thread_runs_pinned_to_cpu": "$PIN_CPU",
 }, open(sys.argv[1], "w"), indent=1)
 EOF
 
