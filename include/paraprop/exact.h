@@ -53,6 +53,13 @@ double pp_exact_forward_backward(pp_exact *ex, const pp_arch *a, const pp_real *
                                  const pp_data *x, const uint32_t *ids, size_t m, pp_workspace *ws,
                                  pp_batch_times *times);
 
+/* pp_exact_forward_backward of rows [row0, row1) of ws, the samples ids[row0…row1) (row0 a
+ * multiple of PP_EXACT_BLOCK): a rank's blocks in a workspace that holds the whole global
+ * batch (the node-shared rows of the split way, run/reduce.h). */
+double pp_exact_forward_backward_rows(pp_exact *ex, const pp_arch *a, const pp_real *params,
+                                      const pp_data *x, const uint32_t *ids, size_t row0,
+                                      size_t row1, pp_workspace *ws, pp_batch_times *times);
+
 /* With ex->maxes holding the GLOBAL maxima and n the global minibatch size: the local partial
  * gradients as fixed-point sums into ex->acc[0…P). When there is nothing to sum across ranks
  * (one rank), gsum may take the gradient SUM at once, tile by tile while the sums are in cache
@@ -60,6 +67,13 @@ double pp_exact_forward_backward(pp_exact *ex, const pp_arch *a, const pp_real *
  * maximum is not finite or the gradient bound exceeds the double range. */
 pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace *ws, size_t m,
                               size_t n, pp_real *gsum);
+
+/* pp_exact_accumulate with gsum, of part `part` of `parts` of every layer's tiles of units only,
+ * from all m rows of ws (the whole global batch): the split way, where the ranks of a node share
+ * the batch's rows and each finishes its part of the gradient (the bits of one rank's
+ * pp_exact_accumulate, whatever the parts). */
+pp_status pp_exact_accumulate_part(pp_exact *ex, const pp_arch *a, const pp_workspace *ws, size_t m,
+                                   size_t n, pp_real *gsum, int part, int parts);
 
 /* With ex->acc[0…P) summed over all ranks: the gradient SUM in gsum (flat layout). */
 void pp_exact_finish(const pp_exact *ex, const pp_arch *a, pp_real *gsum);

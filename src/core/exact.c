@@ -250,6 +250,14 @@ double pp_exact_forward_backward(pp_exact *ex, const pp_arch *a, const pp_real *
                                  const pp_data *x, const uint32_t *ids, size_t m, pp_workspace *ws,
                                  pp_batch_times *times)
 {
+    return pp_exact_forward_backward_rows(ex, a, params, x, ids, 0, m, ws, times);
+}
+
+double pp_exact_forward_backward_rows(pp_exact *ex, const pp_arch *a, const pp_real *params,
+                                      const pp_data *x, const uint32_t *ids, size_t row0,
+                                      size_t row1, pp_workspace *ws, pp_batch_times *times)
+{
+    const size_t m = row1 > row0 ? row1 - row0 : 0;
     const size_t nblk = (m + PP_EXACT_BLOCK - 1) / PP_EXACT_BLOCK;
     const int L = a->L;
     double cost_t[256] = {0};
@@ -276,8 +284,8 @@ double pp_exact_forward_backward(pp_exact *ex, const pp_arch *a, const pp_real *
                                        buf.scratch);
         for (size_t blk = nblk * (size_t)t / (size_t)nt; blk < nblk * (size_t)(t + 1) / (size_t)nt;
              blk++) {
-            size_t r0 = blk * PP_EXACT_BLOCK,
-                   r1 = r0 + PP_EXACT_BLOCK < m ? r0 + PP_EXACT_BLOCK : m;
+            size_t r0 = row0 + blk * PP_EXACT_BLOCK,
+                   r1 = r0 + PP_EXACT_BLOCK < row1 ? r0 + PP_EXACT_BLOCK : row1;
             double tg = omp_get_wtime();
             pp_data_gather(x, ids, ws, r0, r1);
             td += omp_get_wtime() - tg;
@@ -372,6 +380,15 @@ PP_CLONES static void from_fixed(const int64_t *acc, size_t n, int shift, pp_rea
 pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace *ws, size_t m,
                               size_t n, pp_real *gsum)
 {
+    return pp_exact_accumulate_part(ex, a, ws, m, n, gsum, 0, 1);
+}
+
+pp_status pp_exact_accumulate_part(pp_exact *ex, const pp_arch *a, const pp_workspace *ws, size_t m,
+                                   size_t n, pp_real *gsum, int part, int parts)
+{
+    if (parts < 1 || part < 0 || part >= parts || (parts > 1 && !gsum))
+        return pp_error(PP_ERR_RUNTIME, "exact mode: part %d of %d (with%s a gradient)", part,
+                        parts, gsum ? "" : "out");
     const int L = a->L;
     for (int l = 1; l <= L; l++) {
         double md = ex->maxes[l - 1], ma = ex->maxes[L + l - 1];
@@ -410,7 +427,7 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         void *scratch = w->scratch ? w->scratch + (size_t)t * w->scratch_len : NULL;
-        pp_real *part = w->tile + (size_t)t * w->tile_len;
+        pp_real *tpart = w->tile + (size_t)t * w->tile_len;
         /* with gsum, a tile's sums are needed only until they are floats: a tile-sized
          * accumulator that stays in cache, not the whole-size one in memory (W3: 46 MB written
          * and read back every step) */
@@ -431,8 +448,11 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
             const size_t nin = a->n[l - 1], nu = a->n[l];
             const double ws_ = ldexp(1.0, ex->wshift[l]), bs = ldexp(1.0, ex->bshift[l]);
             const size_t ntiles = layer_tiles(nu, nin);
-            for (size_t k = ntiles * (size_t)t / (size_t)nt;
-                 k < ntiles * (size_t)(t + 1) / (size_t)nt; k++) {
+            /* this part's tiles of the layer, and this thread's share of them */
+            const size_t k0 = ntiles * (size_t)part / (size_t)parts,
+                         k1 = ntiles * (size_t)(part + 1) / (size_t)parts;
+            for (size_t k = k0 + (k1 - k0) * (size_t)t / (size_t)nt;
+                 k < k0 + (k1 - k0) * (size_t)(t + 1) / (size_t)nt; k++) {
                 const size_t j0 = nu * k / ntiles, j1 = nu * (k + 1) / ntiles, mj = j1 - j0;
                 const size_t wo = a->w_off[l] + j0 * nin, nw = mj * nin;
                 const size_t bo = a->b_off[l] + j0;
@@ -452,18 +472,18 @@ pp_status pp_exact_accumulate(pp_exact *ex, const pp_arch *a, const pp_workspace
                     if (plan && blk < nfull)
                         failed |= pp_mm_plan_run(
                             plan, w->dt + w->dt_off[l] + (blk * nu + j0) * PP_EXACT_BLOCK,
-                            w->act + w->act_off[l] + blk * w->act_bytes[l], part, scratch);
+                            w->act + w->act_off[l] + blk * w->act_bytes[l], tpart, scratch);
                     else
                         pp_mm_nn((int)mj, (int)nin, (int)(r1 - r0), d, 1, (int)nu,
-                                 ws->act[l - 1] + r0 * nin, (int)nin, part, (int)nin);
+                                 ws->act[l - 1] + r0 * nin, (int)nin, tpart, (int)nin);
                     /* BP3: ∇bˡ = column sums of Δˡ, rows in order */
-                    pp_real *gb = part + nw;
+                    pp_real *gb = tpart + nw;
                     for (size_t j = 0; j < mj; j++) gb[j] = 0;
                     for (size_t i = r0; i < r1; i++) {
                         const pp_real *dr = ws->delta[l] + i * nu + j0;
                         for (size_t j = 0; j < mj; j++) gb[j] += dr[j];
                     }
-                    add_fixed(aw, part, nw, ws_, blk == 0);
+                    add_fixed(aw, tpart, nw, ws_, blk == 0);
                     add_fixed(ab, gb, mj, bs, blk == 0);
                 }
                 if (gsum) { /* the tile's sums are final: to floats while they are in cache */

@@ -29,7 +29,10 @@ pp_status reduce_choose(pp_comm *c, size_t B, int threads_equal, int exact, redu
      * means every node has one */
     const int R = pp_comm_size(c), nodes = pp_comm_nodes(c);
     const int node_ok = pp_comm_uniform_nodes(c) && pp_comm_local_size(c) > 1;
-    const int fact_ok = node_ok && nodes == 1 && threads_equal && !exact;
+    /* exact mode takes split, not factors: each rank finishes its part of the tiles of units
+     * from all the node's rows, which gives one rank's bits (exact.h) */
+    const int split_ok = node_ok && nodes == 1 && threads_equal;
+    const int fact_ok = split_ok && !exact;
     if (e && strcmp(e, "mpi") == 0) return pp_ok();
     if (e && strcmp(e, "node") == 0) {
         if (!node_ok && R > 1)
@@ -38,13 +41,20 @@ pp_status reduce_choose(pp_comm *c, size_t B, int threads_equal, int exact, redu
         *out = node_ok ? REDUCE_NODE : REDUCE_MPI;
         return pp_ok();
     }
-    if (e && (strcmp(e, "factors") == 0 || strcmp(e, "split") == 0)) {
+    if (e && strcmp(e, "split") == 0) {
+        if (!split_ok && R > 1)
+            return pp_error(PP_ERR_USAGE, "PARAPROP_REDUCE=split needs one node and the same "
+                                          "thread count on every rank");
+        *out = split_ok ? REDUCE_SPLIT : REDUCE_MPI;
+        return pp_ok();
+    }
+    if (e && strcmp(e, "factors") == 0) {
         if (!fact_ok && R > 1)
-            return pp_error(PP_ERR_USAGE,
-                            "PARAPROP_REDUCE=%s needs fast mode, one node, and the same thread "
-                            "count on every rank",
-                            e);
-        *out = !fact_ok ? REDUCE_MPI : strcmp(e, "split") == 0 ? REDUCE_SPLIT : REDUCE_FACTORS;
+            return pp_error(
+                PP_ERR_USAGE,
+                "PARAPROP_REDUCE=factors needs fast mode, one node, and the same thread "
+                "count on every rank");
+        *out = fact_ok ? REDUCE_FACTORS : REDUCE_MPI;
         return pp_ok();
     }
     /* factors repeat (R−1)/R of the ∇W products (2BP multiply-adds) on every rank, to save
@@ -55,6 +65,8 @@ pp_status reduce_choose(pp_comm *c, size_t B, int threads_equal, int exact, redu
      * factors lose 25 % against split) */
     if (fact_ok)
         *out = B <= 16 ? REDUCE_FACTORS : REDUCE_SPLIT;
+    else if (split_ok)
+        *out = REDUCE_SPLIT; /* exact mode on one node: no int64 slots to sum */
     else if (node_ok)
         *out = REDUCE_NODE;
     return pp_ok();

@@ -35,10 +35,11 @@ typedef struct node_reduce {
 typedef enum { REDUCE_MPI, REDUCE_NODE, REDUCE_FACTORS, REDUCE_SPLIT } reduce_kind;
 
 /* The way for a step with batches of B samples (the same answer on every rank). threads_equal:
- * every rank runs the same thread count; exact: exact mode (its integer sums need the slots, not
- * factors). auto, in fast mode on one node: factors for B ≤ 16, else split; else node slots
- * whenever every node has the same number (> 1) of ranks; else MPI. PP_ERR_USAGE for an unknown
- * PARAPROP_REDUCE or a forced way this run cannot take. */
+ * every rank runs the same thread count; exact: exact mode (split or the slots, never factors).
+ * auto on one node: in fast mode factors for B ≤ 16, else split; in exact mode split (each rank
+ * finishes its part of the tiles of units from all rows: pp_exact_accumulate_part). Else node
+ * slots whenever every node has the same number (> 1) of ranks; else MPI. PP_ERR_USAGE for an
+ * unknown PARAPROP_REDUCE or a forced way this run cannot take. */
 pp_status reduce_choose(pp_comm *c, size_t B, int threads_equal, int exact, reduce_kind *out);
 const char *reduce_name(reduce_kind k);
 /* Whether the MPI way overlaps each layer's allreduce with the backward pass below it

@@ -664,6 +664,28 @@ static pp_status step_factors(trainer *t, const pp_data *x, const uint32_t *sid,
         ws->keys = ids; /* dropout's keys: the training-set indices */
         ids = t->rowids;
     }
+    if (t->cfg->exact) {
+        /* this rank's whole blocks into the shared rows; then, with the global maxima, its part
+         * of every layer's tiles from all rows straight into the shared gradient: one rank's
+         * bits, and no int64 sums to move between the cores */
+        small[0] =
+            pp_exact_forward_backward_rows(&t->ex, &t->arch, t->params, x, ids, lo, hi, ws, &bt);
+        small[1] = local_stop ? 1.0 : 0.0;
+        double t1 = omp_get_wtime();
+        PP_TRY(node_factors_exchange(&t->nf, tot));
+        PP_TRY(pp_comm_max_double(t->comm, t->ex.maxes, (size_t)t->ex.nmax));
+        double t2 = omp_get_wtime();
+        /* every rank saw the same maxima: the same verdict, agreed all the same */
+        PP_TRY(pp_comm_agree(t->comm, pp_exact_accumulate_part(&t->ex, &t->arch, ws, n, n,
+                                                               t->nf.sum, t->nf.lr, t->nf.lsize)));
+        double t3 = omp_get_wtime();
+        PP_TRY(node_factors_done(&t->nf));
+        t->times.allreduce += (t2 - t1) + (omp_get_wtime() - t3);
+        bt.compute += t3 - t2;
+        *cost = tot[0];
+        *stop = tot[1] > 0;
+        return finish_step(t, &bt, check_finite(t, t->nf.sum, tot[0]), 1, t->nf.sum, n);
+    }
     small[0] = pp_batch_rows(&t->arch, t->params, x, ids, lo, hi, ws, t->T, &bt);
     small[1] = local_stop ? 1.0 : 0.0;
     double t1 = omp_get_wtime();

@@ -3,7 +3,9 @@
 # design promises.
 # - exact mode: the same fingerprint for MPI sums, node-shared slots and, with
 #   PARAPROP_NODE_SIZE splitting one host into "nodes", slots summed within and then across
-#   nodes, on 1-4 ranks (integer sums do not depend on where they are added);
+#   nodes, on 1-4 ranks (integer sums do not depend on where they are added), and for split
+#   (each rank finishes its tiles of units from all the node's rows: one rank's sums), with
+#   private and shared parameters, on 2 and 3 ranks;
 # - fast mode, 2 ranks: MPI and slots sum g0 + g1 either way (IEEE addition commutes), so the same
 #   bits;
 # - fast mode, factors and split: every ∇W element is computed from all rows of the batch, so
@@ -63,6 +65,16 @@ for combo in "2 mpi 0" "2 node 0" "3 node 0" "4 node 2" "4 mpi 2" "4 node 0"; do
   fp=$(run "ex-$1-$2-$3" "$1" PARAPROP_REDUCE="$2" PARAPROP_NODE_SIZE="$3" -- "${exact[@]}")
   [ "$fp" = "$ref" ] || fail "exact, $1 ranks, PARAPROP_REDUCE=$2, node size $3: $fp, 1 rank $ref"
 done
+for combo in "2 split off" "3 split off" "2 split on" "3 auto on"; do
+  set -- $combo
+  fp=$(run "exs-$1-$2-$3" "$1" PARAPROP_REDUCE="$2" PARAPROP_SHARED_PARAMS="$3" -- "${exact[@]}")
+  [ "$fp" = "$ref" ] || fail "exact, $1 ranks, PARAPROP_REDUCE=$2, shared parameters $3: $fp, 1 rank $ref"
+done
+mpiexec -n 3 --oversubscribe --bind-to none "$bin" bench --data "$dir/d.h5" --layers 6,9,7,3 \
+  --batch-size 70 --reduction exact --threads 1 --steps 2 --warmup 1 > "$dir/exs-auto.json" 2>&1 ||
+  fail "exact bench on 3 ranks: $(tail -3 "$dir/exs-auto.json")"
+grep -q '"reduce": "split"' "$dir/exs-auto.json" ||
+  fail "exact mode on one node did not take the split way by itself: $(tail -1 "$dir/exs-auto.json")"
 echo "ok exact: $ref on every way"
 
 fast=(--data "$dir/d.h5" --layers 6,9,7,3 --batch-size 10 --epochs 2 --learning-rate 0.2

@@ -599,6 +599,33 @@ static void exact_grad(const pp_arch *A, const pp_real *p, const pp_data *x, con
     free(acc);
 }
 
+/* The split way (run/reduce.h): R "ranks" forward and backward their blocks into one workspace
+ * of all n rows, then each finishes part r of every layer's tiles from all rows into one
+ * gradient; T threads each. */
+static void exact_grad_split(const pp_arch *A, const pp_real *p, const pp_data *x,
+                             const uint32_t *ids, size_t n, int R, int T, pp_real *out)
+{
+    pp_exact ex[8];
+    pp_workspace ws;
+    pp_workspace_init(&ws, A, n);
+    double gmax[2 * PP_MAX_LAYERS] = {0};
+    for (int r = 0; r < R; r++) {
+        size_t lo, hi;
+        pp_exact_shard(n, r, R, &lo, &hi);
+        pp_exact_init(&ex[r], A, T);
+        pp_exact_forward_backward_rows(&ex[r], A, p, x, ids, lo, hi, &ws, NULL);
+        for (int i = 0; i < ex[r].nmax; i++) gmax[i] = fmax(gmax[i], ex[r].maxes[i]);
+    }
+    memset(out, 0xff, A->nparams * sizeof *out); /* every entry must be written by some part */
+    for (int r = 0; r < R; r++) {
+        memcpy(ex[r].maxes, gmax, sizeof gmax);
+        pp_status st = pp_exact_accumulate_part(&ex[r], A, &ws, n, n, out, r, R);
+        CHECK(!st.code, "exact accumulate part %d of %d: %s", r, R, st.msg);
+    }
+    for (int r = 0; r < R; r++) pp_exact_free(&ex[r]);
+    pp_workspace_free(&ws);
+}
+
 static void test_exact_mode(void)
 {
     const size_t sizes[3] = {20, 16, 5};
@@ -624,6 +651,9 @@ static void test_exact_mode(void)
             int eq = memcmp(g, g0, A.nparams * sizeof *g) == 0;
             CHECK(eq, "exact gradient differs at R=%d T=%d", R, T);
             same &= eq;
+            exact_grad_split(&A, p, &x, ids, n, R, T, g);
+            CHECK(memcmp(g, g0, A.nparams * sizeof *g) == 0,
+                  "exact gradient, split way, differs at R=%d T=%d", R, T);
         }
     (void)same;
     /* 300-48-7: large enough (m·P ≥ 7e5) that exact mode's threads split each layer's units
@@ -654,6 +684,10 @@ static void test_exact_mode(void)
                 exact_grad(&B, pb, &xb, ids, n, R, T, h);
                 CHECK(memcmp(h, h0, B.nparams * sizeof *h) == 0,
                       "exact gradient (%zu-%zu-7) differs at R=%d T=%d", big[0], big[1], R, T);
+                exact_grad_split(&B, pb, &xb, ids, n, R, T, h);
+                CHECK(memcmp(h, h0, B.nparams * sizeof *h) == 0,
+                      "exact gradient (%zu-%zu-7), split way, differs at R=%d T=%d", big[0], big[1],
+                      R, T);
             }
         free(pb);
         free(h0);
