@@ -26,10 +26,11 @@ static size_t layer_tiles(size_t nu, size_t nin)
 }
 
 /* Exact mode's products with one operand packed once and used many times (gemm.h's pp_mm_plan),
- * where oneDNN runs them: each layer's Wᵀ for the forward pass of every full block, and each
- * full block's Aˡ⁻¹ for the ∇W of every tile of units. Which products have plans depends on
- * the layer and the CPU alone, so a product's shape and engine, and its bits, are the same for
- * every ranks × threads split. */
+ * where oneDNN runs them, on layers of at least EXACT_PLAN_WEIGHTS weights: the forward pass as
+ * Zᵀ = W·Aᵀ (each block's A packed), the backward pass over W packed once per step, and each
+ * full block's Aˡ⁻¹ packed once for the ∇W of every tile of units. Which products have plans
+ * depends on the layer and the CPU alone, so a product's shape and engine, and its bits, are
+ * the same for every ranks × threads split. */
 struct pp_exact_work {
     pp_net_plans net;                     /* forward and backward, rows = PP_EXACT_BLOCK */
     pp_mm_plan *gw[PP_MAX_LAYERS + 1][2]; /* ∇W tiles of mj[l][0] and mj[l][1] units */
