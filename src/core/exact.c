@@ -159,19 +159,6 @@ static struct pp_exact_work *work_new(const pp_arch *a, int threads)
     return w;
 }
 
-/* out (n × B) = in (B × n, rows of n)ᵀ in strips of 16 columns, each read along its rows: in's
- * rows lie a power of two apart in W3, so reading 16 of them a column at a time would fight
- * over one L1 set */
-static void transpose_block(const pp_real *in, size_t n, pp_real *out)
-{
-    const size_t B = PP_EXACT_BLOCK;
-    for (size_t j0 = 0; j0 < n; j0 += 16) {
-        const size_t j1 = j0 + 16 < n ? j0 + 16 : n;
-        for (size_t i = 0; i < B; i++)
-            for (size_t j = j0; j < j1; j++) out[j * B + i] = in[i * n + j];
-    }
-}
-
 /* room for the packed Aˡ⁻¹ of nblk full blocks (grown once, on the first larger step) */
 static int work_act_room(struct pp_exact_work *w, const pp_arch *a, size_t nblk)
 {
@@ -442,8 +429,8 @@ pp_status pp_exact_accumulate_part(pp_exact *ex, const pp_arch *a, const pp_work
                     failed |= pp_mm_plan_pack(
                         w->gw[l][0], ws->act[l - 1] + blk * PP_EXACT_BLOCK * a->n[l - 1],
                         w->act + w->act_off[l] + blk * w->act_bytes[l], scratch);
-                    transpose_block(ws->delta[l] + blk * PP_EXACT_BLOCK * a->n[l], a->n[l],
-                                    w->dt + w->dt_off[l] + blk * PP_EXACT_BLOCK * a->n[l]);
+                    pp_transpose(ws->delta[l] + blk * PP_EXACT_BLOCK * a->n[l], PP_EXACT_BLOCK,
+                                 a->n[l], w->dt + w->dt_off[l] + blk * PP_EXACT_BLOCK * a->n[l]);
                 }
         for (int l = 1; l <= L; l++) {
             const size_t nin = a->n[l - 1], nu = a->n[l];

@@ -221,13 +221,7 @@ static int forward(const pp_arch *a, const pp_real *params, pp_workspace *ws, si
         else if (pl && pl->fwd[l] && (size_t)m == pl->rows) {
             bad |= pp_mm_plan_pack(pl->fwd[l], ain, buf->abuf, buf->scratch);
             bad |= pp_mm_plan_run(pl->fwd[l], w, buf->abuf, buf->zt, buf->scratch);
-            /* Zᵀ → Z in 16 × 16 tiles, each row of Z written whole: Z's rows lie a power of
-             * two apart in W3, so 16 rows written a column at a time fight over one L1 set */
-            for (size_t j0 = 0; j0 < nout; j0 += 16) {
-                const size_t j1 = j0 + 16 < nout ? j0 + 16 : nout;
-                for (size_t i = 0; i < (size_t)m; i++)
-                    for (size_t j = j0; j < j1; j++) z[i * nout + j] = buf->zt[j * (size_t)m + i];
-            }
+            pp_transpose(buf->zt, nout, (size_t)m, z); /* Zᵀ → Z */
         } else
             pp_mm_nt(m, (int)nout, (int)nin, ain, (int)nin, w, (int)nin, z, (int)nout);
         pp_activation act = l == a->L ? a->output : a->hidden;
