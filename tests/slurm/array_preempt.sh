@@ -35,7 +35,7 @@ mpiexec -n 1 --bind-to none "$PARAPROP" train --data "$DATA" --run-dir "$SCRATCH
   "${args[@]}" >"$SCRATCH/reference.txt" 2>&1 &
 reference=$!
 
-export PARAPROP DATA OMPI_MCA_btl=tcp,self
+export PARAPROP DATA OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=lo
 unset RUN_DIR # the default run folder, keyed on ARRAYID_TASKID, is under test
 home=$SCRATCH/nobody
 mkdir -p "$home"
@@ -58,9 +58,9 @@ for t in "${tasks[@]}"; do
   until [ -n "$(ls -A "$(run_dir "$t")/checkpoints" 2>/dev/null)" ] && [ -n "${node[$t]:-}" ]; do
     case $(job_field "$t" JobState) in
       RUNNING) [ -n "${node[$t]:-}" ] || node[$t]=$(job_field "$t" NodeList) ;;
-      COMPLETED | FAILED | CANCELLED) fail "task $t ended $(job_field "$t" JobState) before its first checkpoint; log: $(cat "$(task_log "$t")")" ;;
+      COMPLETED | FAILED | CANCELLED) fail "task $t ended $(job_field "$t" JobState) before its first checkpoint; log: $(digest "$(task_log "$t")")" ;;
     esac
-    [ $((SECONDS - start)) -lt 180 ] || fail "task $t wrote no checkpoint in 180 s (state $(job_field "$t" JobState)); log: $(cat "$(task_log "$t")" 2>/dev/null)"
+    [ $((SECONDS - start)) -lt 180 ] || fail "task $t wrote no checkpoint in 180 s (state $(job_field "$t" JobState)); log: $(digest "$(task_log "$t")")"
     sleep 0.1
   done
 done
@@ -100,7 +100,7 @@ done
 for t in "${tasks[@]}"; do
   state=$(wait_job_done "$t" 300)
   log "task $t: $state Restarts=$(job_field "$t" Restarts)"
-  [ "$state" = COMPLETED ] || fail "task $t ended $state; log: $(cat "$(task_log "$t")")"
+  [ "$state" = COMPLETED ] || fail "task $t ended $state; log: $(digest "$(task_log "$t")")"
 done
 wait "$reference" || fail "reference run failed: $(tail -3 "$SCRATCH/reference.txt")"
 want=$(fingerprint_of "$SCRATCH/reference.txt")
@@ -115,15 +115,15 @@ for t in "${tasks[@]}"; do
   [ "$(job_field "$t" Restarts)" = "${expect[$t]}" ] || fail "task $t Restarts=$(job_field "$t" Restarts), expected ${expect[$t]}"
   counts=$(sed -n 's/.*train.sbatch: SLURM_RESTART_COUNT=\([0-9]*\) .*/\1/p' "$l" | tr '\n' ' ')
   want_counts="$(seq -s ' ' 0 "${expect[$t]}") "
-  [ "$counts" = "$want_counts" ] || fail "task $t ran with SLURM_RESTART_COUNT '$counts', expected '$want_counts'; log: $(cat "$l")"
-  [ "$(grep -c '^paraprop .*: 2 rank(s)' "$l")" = $((expect[$t] + 1)) ] || fail "task $t did not run $((expect[$t] + 1)) time(s) on 2 ranks; log: $(cat "$l")"
+  [ "$counts" = "$want_counts" ] || fail "task $t ran with SLURM_RESTART_COUNT '$counts', expected '$want_counts'; log: $(digest "$l")"
+  [ "$(grep -c '^paraprop .*: 2 rank(s)' "$l")" = $((expect[$t] + 1)) ] || fail "task $t did not run $((expect[$t] + 1)) time(s) on 2 ranks; log: $(digest "$l")"
   [ -s "$(run_dir "$t")/final.h5" ] || fail "task $t wrote no $(run_dir "$t")/final.h5"
   got=$(fingerprint_of "$l")
   [ "$got" = "$want" ] || fail "task $t ended with $got, uninterrupted $want"
 done
 l0=$(task_log "$sig") l1=$(task_log "$pre") l2=$(task_log "$idle")
-grep -q "requeueing job $sig (cause: signal" "$l0" || fail "task $sig did not requeue itself by $sig; log: $(cat "$l0")"
-grep -q "job $pre was preempted" "$l1" || fail "task $pre did not see its preemption; log: $(cat "$l1")"
+grep -q "requeueing job $sig (cause: signal" "$l0" || fail "task $sig did not requeue itself by $sig; log: $(digest "$l0")"
+grep -q "job $pre was preempted" "$l1" || fail "task $pre did not see its preemption; log: $(digest "$l1")"
 ! grep -q 'requeueing job' "$l1" || fail "task $pre requeued itself after a preemption"
 for l in "$l0" "$l1"; do
   stop=$(sed -n 's/^paraprop: stop requested; checkpoint written to \(.*\) (epoch .*, global step \([0-9]*\)).*/\1 \2/p' "$l")
@@ -131,5 +131,5 @@ for l in "$l0" "$l1"; do
   [ -n "$stop" ] || fail "$l: no stop checkpoint"
   [ "$resume" = "$stop" ] || fail "$l: resumed from '$resume', stopped at '$stop'"
 done
-! grep -Eq 'stop requested|resuming from|requeue' "$l2" || fail "task $idle was touched; log: $(cat "$l2")"
+! grep -Eq 'stop requested|resuming from|requeue' "$l2" || fail "task $idle was touched; log: $(digest "$l2")"
 log "only the signalled ($sig) and the preempted ($pre) task requeued, not $idle; all three end with $want"

@@ -22,13 +22,13 @@ job_log=$SCRATCH/bad-data-$job.out
 log "job $job: JobState=$state ExitCode=$exit_code Restarts=$restarts"
 [ -f "$job_log" ] || fail "no job log $job_log"
 
-[ "$state" = FAILED ] || fail "job ended $state, expected FAILED; log: $(cat "$job_log")"
+[ "$state" = FAILED ] || fail "job ended $state, expected FAILED; log: $(digest "$job_log")"
 [ "${exit_code%%:*}" != 0 ] || fail "ExitCode is $exit_code, expected non-zero"
 [ "${restarts:-0}" = 0 ] || fail "a failed job must not requeue (Restarts=$restarts)"
 # paraprop's own message (not this script's log lines) names the missing file.
 paraprop_lines() { grep -F -- "$missing" "$job_log" | grep -v 'train.sbatch:' || true; }
 paraprop_lines | grep -Eqi 'error|cannot|no such|fail|not found' \
-  || fail "log lacks paraprop's error about $missing; log: $(cat "$job_log")"
+  || fail "log lacks paraprop's error about $missing; log: $(digest "$job_log")"
 grep -q 'trainer failed with status' "$job_log" || fail "log lacks the script's failure line"
 if grep -q 'requeueing' "$job_log"; then fail "the failed job tried to requeue itself"; fi
 log "paraprop said: $(paraprop_lines | head -n 1)"

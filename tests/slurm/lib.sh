@@ -14,6 +14,16 @@ fail() {
   printf '%s: FAIL: %s\n' "$TEST_NAME" "$*" >&2
   exit 1
 }
+# digest FILE: what a failure message quotes of a job log. CI shows only the head and the tail
+# of a long failure, so the lines that say what went wrong come first (errors, aborts, refusals,
+# signals), then the log's last lines; the whole log stays in the scratch folder.
+digest() {
+  [ -f "$1" ] || { printf '(no log %s)' "$1"; return; }
+  printf '%s (%s lines); error lines:\n' "$1" "$(wc -l <"$1")"
+  grep -inE 'error|fail|abort|refus|cannot|killed|signal|denied|timed? ?out' "$1" | head -n 20 || true
+  printf -- '--- last lines:\n'
+  tail -n 15 "$1"
+}
 
 slurm_test_cleanup() {
   local rc=$?
@@ -21,6 +31,11 @@ slurm_test_cleanup() {
   if [ -n "${NUDGER_PID:-}" ]; then
     kill "$NUDGER_PID" 2>/dev/null || true
     wait "$NUDGER_PID" 2>/dev/null || true
+  fi
+  if [ "$rc" -ne 0 ] && [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR/log" ]; then
+    # The daemons' side of a failure (a step that could not start, a node that went down).
+    printf '%s: Slurm daemon errors:\n' "$TEST_NAME" >&2
+    grep -hiE 'error|fatal' "$CLUSTER_DIR"/log/*.log 2>/dev/null | tail -n 20 >&2 || true
   fi
   if [ -n "${CLUSTER_DIR:-}" ]; then
     "$SLURM_TEST_DIR/cluster.sh" stop "$CLUSTER_DIR" || true

@@ -20,7 +20,7 @@ make_tiny_dataset "$DATA" 2000
 args=(--layers 16,32,4 --batch-size 32 --epochs 6 --learning-rate 0.05 --seed 11
   --reduction exact --checkpoint-every 20steps --keep 2 --progress off)
 cd "$SCRATCH"
-export PARAPROP DATA OMPI_MCA_btl=tcp,self
+export PARAPROP DATA OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=lo
 
 multi=$(RUN_DIR=$SCRATCH/run-multi submit --job-name=multi --nodes=2 --ntasks-per-node=2 \
   --ntasks=4 "$REPO_DIR/jobs/train.sbatch" -- "${args[@]}")
@@ -41,9 +41,9 @@ start_nudger "$multi"
 start=$SECONDS
 until [ -n "$(ls -A "$SCRATCH/run-multi/checkpoints" 2>/dev/null)" ]; do
   case $(job_field "$multi" JobState) in
-    COMPLETED | FAILED | CANCELLED) fail "2x2 job ended $(job_field "$multi" JobState) before its first checkpoint; log: $(cat "$multi_log")" ;;
+    COMPLETED | FAILED | CANCELLED) fail "2x2 job ended $(job_field "$multi" JobState) before its first checkpoint; log: $(digest "$multi_log")" ;;
   esac
-  [ $((SECONDS - start)) -lt 120 ] || fail "2x2 job wrote no checkpoint in 120 s; log: $(cat "$multi_log" 2>/dev/null)"
+  [ $((SECONDS - start)) -lt 120 ] || fail "2x2 job wrote no checkpoint in 120 s; log: $(digest "$multi_log")"
   sleep 0.1
 done
 nodes=$(job_field "$multi" NodeList)
@@ -53,19 +53,19 @@ log "2x2 job on $nodes signalled"
 multi_state=$(wait_job_done "$multi" 240)
 single_state=$(wait_job_done "$single" 120)
 log "2x2: $multi_state Restarts=$(job_field "$multi" Restarts); 1x1: $single_state"
-[ "$single_state" = COMPLETED ] || fail "1x1 job ended $single_state; log: $(cat "$single_log")"
-[ "$multi_state" = COMPLETED ] || fail "2x2 job ended $multi_state; log: $(cat "$multi_log")"
+[ "$single_state" = COMPLETED ] || fail "1x1 job ended $single_state; log: $(digest "$single_log")"
+[ "$multi_state" = COMPLETED ] || fail "2x2 job ended $multi_state; log: $(digest "$multi_log")"
 [ "$(job_field "$multi" Restarts)" = 1 ] || fail "2x2 job Restarts=$(job_field "$multi" Restarts), expected 1"
 [ "$(job_field "$multi" NumNodes)" = 2 ] || fail "2x2 job ran on NumNodes=$(job_field "$multi" NumNodes)"
 case $nodes in n\[[1-4]-[1-4]\] | n\[[1-4],[1-4]\]) ;; *) fail "2x2 job's NodeList '$nodes' is not two of n1..n4" ;; esac
-[ "$(grep -c '^paraprop .*: 4 rank(s)' "$multi_log")" = 2 ] || fail "2x2 job did not run twice on 4 ranks; log: $(cat "$multi_log")"
+[ "$(grep -c '^paraprop .*: 4 rank(s)' "$multi_log")" = 2 ] || fail "2x2 job did not run twice on 4 ranks; log: $(digest "$multi_log")"
 grep -q '(2 node(s)): 4 tasks x 1 cpus' "$multi_log" || fail "the script did not see 2 nodes x 4 tasks"
 grep -q 'task plugin=task/affinity srun --cpu-bind=cores' "$multi_log" \
-  || fail "the script did not bind with task/affinity; log: $(cat "$multi_log")"
+  || fail "the script did not bind with task/affinity; log: $(digest "$multi_log")"
 # srun reports the stop (exit 75) per node: ranks 0-1 on one node, 2-3 on the other
 for tasks in 0-1 2-3; do
   grep -Eq "^srun: error: n[1-4]: tasks $tasks: Exited with exit code 75" "$multi_log" \
-    || fail "ranks $tasks did not share a node (2 per node); log: $(cat "$multi_log")"
+    || fail "ranks $tasks did not share a node (2 per node); log: $(digest "$multi_log")"
 done
 grep -q 'requeueing job' "$multi_log" || fail "2x2 job did not requeue itself"
 grep -q '^paraprop: resuming from' "$multi_log" || fail "2x2 job did not resume"

@@ -27,7 +27,7 @@ mpiexec -n 1 --bind-to none "$PARAPROP" train --data "$DATA" --run-dir "$SCRATCH
   "${args[@]}" >"$SCRATCH/reference.txt" 2>&1 &
 reference=$!
 
-export PARAPROP DATA OMPI_MCA_btl=tcp,self
+export PARAPROP DATA OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=lo
 # nobody submits from a folder it owns, into a run folder it owns
 home=$SCRATCH/nobody
 mkdir -p "$home"
@@ -45,15 +45,15 @@ start_nudger "$job"
 start=$SECONDS
 until [ -n "$(ls -A "$home/run/checkpoints" 2>/dev/null)" ]; do
   case $(job_field "$job" JobState) in
-    COMPLETED | FAILED | CANCELLED) fail "job ended $(job_field "$job" JobState) before its first checkpoint; log: $(cat "$job_log")" ;;
+    COMPLETED | FAILED | CANCELLED) fail "job ended $(job_field "$job" JobState) before its first checkpoint; log: $(digest "$job_log")" ;;
   esac
-  [ $((SECONDS - start)) -lt 120 ] || fail "job wrote no checkpoint in 120 s; log: $(cat "$job_log" 2>/dev/null)"
+  [ $((SECONDS - start)) -lt 120 ] || fail "job wrote no checkpoint in 120 s; log: $(digest "$job_log")"
   sleep 0.1
 done
 first_nodes=$(job_field "$job" NodeList)
 RANDOM=$$
 sleep "0.$(printf '%03d' $((RANDOM % 1000)))"
-[ "$(job_field "$job" JobState)" = RUNNING ] || fail "job is $(job_field "$job" JobState) before the preemption; log: $(cat "$job_log")"
+[ "$(job_field "$job" JobState)" = RUNNING ] || fail "job is $(job_field "$job" JobState) before the preemption; log: $(digest "$job_log")"
 urgent=$(submit --job-name=urgent --partition=urgent --nodes=4 --ntasks=8 --output=/dev/null --wrap "sleep 2")
 start=$SECONDS
 until [ "$(job_field "$job" Restarts)" -ge 1 ]; do
@@ -66,21 +66,21 @@ log "job $job on $first_nodes preempted by urgent job $urgent (Restarts=$(job_fi
 state=$(wait_job_done "$job" 300)
 wait "$reference" || fail "reference run failed: $(tail -3 "$SCRATCH/reference.txt")"
 log "job $job: $state Restarts=$(job_field "$job" Restarts) NodeList=$(job_field "$job" NodeList)"
-[ "$state" = COMPLETED ] || fail "job ended $state; log: $(cat "$job_log")"
+[ "$state" = COMPLETED ] || fail "job ended $state; log: $(digest "$job_log")"
 [ "$(job_field "$job" Restarts)" = 1 ] || fail "Restarts=$(job_field "$job" Restarts), expected 1"
 [ "$(job_field "$job" NumNodes)" = 2 ] || fail "job ran on NumNodes=$(job_field "$job" NumNodes)"
 case $(job_field "$job" UserId) in nobody\(*) ;; *) fail "job ran as $(job_field "$job" UserId), not nobody" ;; esac
-[ "$(grep -c '^paraprop .*: 4 rank(s)' "$job_log")" = 2 ] || fail "job did not run twice on 4 ranks; log: $(cat "$job_log")"
+[ "$(grep -c '^paraprop .*: 4 rank(s)' "$job_log")" = 2 ] || fail "job did not run twice on 4 ranks; log: $(digest "$job_log")"
 grep -q '(2 node(s)): 4 tasks x 1 cpus, restart count 1' "$job_log" \
-  || fail "the requeued run did not start on 2 nodes with SLURM_RESTART_COUNT=1; log: $(cat "$job_log")"
+  || fail "the requeued run did not start on 2 nodes with SLURM_RESTART_COUNT=1; log: $(digest "$job_log")"
 grep -q 'task plugin=task/affinity srun --cpu-bind=cores' "$job_log" || fail "the script did not bind with task/affinity"
 # the script saw the preemption (not a cancel) and did not requeue by itself
-grep -q "job $job was preempted" "$job_log" || fail "the script did not recognise the preemption; log: $(cat "$job_log")"
-! grep -q 'requeueing job' "$job_log" || fail "the script requeued a preempted job itself; log: $(cat "$job_log")"
+grep -q "job $job was preempted" "$job_log" || fail "the script did not recognise the preemption; log: $(digest "$job_log")"
+! grep -q 'requeueing job' "$job_log" || fail "the script requeued a preempted job itself; log: $(digest "$job_log")"
 # the requeued run resumed from the checkpoint the preempted run wrote on SIGTERM
 stop=$(sed -n 's/^paraprop: stop requested; checkpoint written to \(.*\) (epoch .*, global step \([0-9]*\)).*/\1 \2/p' "$job_log")
 resume=$(sed -n 's/^paraprop: resuming from \(.*\) (epoch .*, global step \([0-9]*\),.*/\1 \2/p' "$job_log")
-[ -n "$stop" ] || fail "the preempted run wrote no stop checkpoint; log: $(cat "$job_log")"
+[ -n "$stop" ] || fail "the preempted run wrote no stop checkpoint; log: $(digest "$job_log")"
 [ "$resume" = "$stop" ] || fail "resumed from '$resume', the preempted run stopped at '$stop'"
 [ "$(stat -c %U "$home/run/final.h5")" = nobody ] || fail "final.h5 is not nobody's"
 want=$(fingerprint_of "$SCRATCH/reference.txt")

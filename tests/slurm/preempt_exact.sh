@@ -48,7 +48,7 @@ running_or_fail() {
   state=$(job_field "$job" JobState)
   case "$state" in
     COMPLETED) fail "job $job completed after $1 preemptions: too fast for $preemptions (raise PREEMPT_EPOCHS)" ;;
-    FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) fail "job $job ended $state; log: $(cat "$job_log")" ;;
+    FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) fail "job $job ended $state; log: $(digest "$job_log")" ;;
   esac
   [ "$state" = RUNNING ]
 }
@@ -83,7 +83,7 @@ state=$(wait_job_done "$job" 600)
 wait "$reference" || fail "reference run failed: $(tail -3 "$SCRATCH/reference.txt")"
 want=$(fingerprint_of "$SCRATCH/reference.txt")
 [ -n "$want" ] || fail "the reference run printed no fingerprint"
-[ "$state" = COMPLETED ] || fail "job $job ended $state; log: $(cat "$job_log")"
+[ "$state" = COMPLETED ] || fail "job $job ended $state; log: $(digest "$job_log")"
 [ "$(job_field "$job" Restarts)" -ge "$preemptions" ] || fail "Restarts=$(job_field "$job" Restarts)"
 
 # every run after the first resumed from the checkpoint that the run before wrote when preempted

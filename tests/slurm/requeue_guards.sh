@@ -73,35 +73,35 @@ for j in "$capped" "$stuck" "${array}_1" "${array}_2"; do
 done
 
 # --- the cap ------------------------------------------------------------------------------------
-[ "$capped_state" = FAILED ] || fail "capped job ended $capped_state, expected FAILED; log: $(cat "$capped_log")"
+[ "$capped_state" = FAILED ] || fail "capped job ended $capped_state, expected FAILED; log: $(digest "$capped_log")"
 [ "$(job_field "$capped" ExitCode)" = 75:0 ] || fail "capped job ExitCode $(job_field "$capped" ExitCode), expected 75:0"
 [ "$(job_field "$capped" Restarts)" = 2 ] || fail "capped job requeued $(job_field "$capped" Restarts) times, expected MAX_REQUEUES=2"
-[ "$(grep -c 'requeueing job' "$capped_log")" = 2 ] || fail "capped job: expected 2 requeues in the log; log: $(cat "$capped_log")"
+[ "$(grep -c 'requeueing job' "$capped_log")" = 2 ] || fail "capped job: expected 2 requeues in the log; log: $(digest "$capped_log")"
 grep -q 'not requeueing: the job has been requeued 2 times (MAX_REQUEUES=2)' "$capped_log" \
-  || fail "capped job: no refusal at the cap; log: $(cat "$capped_log")"
+  || fail "capped job: no refusal at the cap; log: $(digest "$capped_log")"
 # every run made progress: the stop checkpoints are at global steps 30, 60, 90
 steps=$(sed -n 's/^paraprop: --stop-after reached; .*global step \([0-9]*\)).*/\1/p' "$capped_log" | tr '\n' ' ')
 [ "$steps" = "30 60 90 " ] || fail "capped job stopped at global steps '$steps', expected 30 60 90"
 
 # --- no progress --------------------------------------------------------------------------------
-[ "$stuck_state" = FAILED ] || fail "stuck job ended $stuck_state, expected FAILED; log: $(cat "$stuck_log")"
+[ "$stuck_state" = FAILED ] || fail "stuck job ended $stuck_state, expected FAILED; log: $(digest "$stuck_log")"
 [ "$(job_field "$stuck" ExitCode)" = 75:0 ] || fail "stuck job ExitCode $(job_field "$stuck" ExitCode)"
 [ "$(job_field "$stuck" Restarts)" = 0 ] || fail "stuck job was requeued (Restarts=$(job_field "$stuck" Restarts))"
-grep -q 'stub trainer: exiting 75' "$stuck_log" || fail "stuck job did not run the stub trainer; log: $(cat "$stuck_log")"
-grep -q 'newest at global step 20' "$stuck_log" || fail "stuck job did not read the step of the existing checkpoint; log: $(cat "$stuck_log")"
+grep -q 'stub trainer: exiting 75' "$stuck_log" || fail "stuck job did not run the stub trainer; log: $(digest "$stuck_log")"
+grep -q 'newest at global step 20' "$stuck_log" || fail "stuck job did not read the step of the existing checkpoint; log: $(digest "$stuck_log")"
 grep -q 'not requeueing: the newest checkpoint did not advance (global step 20 at the start, 20 now)' "$stuck_log" \
-  || fail "stuck job: no no-progress refusal; log: $(cat "$stuck_log")"
+  || fail "stuck job: no no-progress refusal; log: $(digest "$stuck_log")"
 if grep -q 'requeueing job' "$stuck_log"; then fail "stuck job tried to requeue"; fi
 
 # --- array: only the signalled task requeued ------------------------------------------------------
-[ "$a1_state" = COMPLETED ] || fail "array task 1 ended $a1_state; log: $(cat "$a1_log")"
-[ "$a2_state" = COMPLETED ] || fail "array task 2 ended $a2_state; log: $(cat "$a2_log")"
+[ "$a1_state" = COMPLETED ] || fail "array task 1 ended $a1_state; log: $(digest "$a1_log")"
+[ "$a2_state" = COMPLETED ] || fail "array task 2 ended $a2_state; log: $(digest "$a2_log")"
 [ "$(job_field "${array}_1" Restarts)" = 0 ] || fail "array task 1 was requeued too (Restarts=$(job_field "${array}_1" Restarts))"
 [ "$(job_field "${array}_2" Restarts)" = 1 ] || fail "array task 2: Restarts=$(job_field "${array}_2" Restarts), expected 1"
-grep -q "requeueing job ${array}_2 " "$a2_log" || fail "task 2 did not requeue itself as ${array}_2; log: $(cat "$a2_log")"
-if grep -q 'requeueing' "$a1_log"; then fail "array task 1 requeued; log: $(cat "$a1_log")"; fi
+grep -q "requeueing job ${array}_2 " "$a2_log" || fail "task 2 did not requeue itself as ${array}_2; log: $(digest "$a2_log")"
+if grep -q 'requeueing' "$a1_log"; then fail "array task 1 requeued; log: $(digest "$a1_log")"; fi
 grep -Eq "^paraprop: resuming from (.*/)?runs/array-${array}_2/checkpoints/" "$a2_log" \
-  || fail "task 2 did not resume from its own run folder; log: $(cat "$a2_log")"
+  || fail "task 2 did not resume from its own run folder; log: $(digest "$a2_log")"
 [ -s "$SCRATCH/runs/array-${array}_1/final.h5" ] || fail "array task 1 wrote no final.h5"
 [ -s "$SCRATCH/runs/array-${array}_2/final.h5" ] || fail "array task 2 wrote no final.h5"
 # same data, same seed, same options: the signalled and requeued task ends with task 1's bits

@@ -25,7 +25,7 @@ make_tiny_dataset "$data" 512
 configs="1x1x1 1x2x1 2x1x1 2x2x1"
 out=$SCRATCH/sweep
 # ranks on different "nodes" of one host talk over TCP (cluster.sh)
-export PARAPROP DATA=$data OUT_DIR=$out CONFIGS=$configs MODES="strong weak" OMPI_MCA_btl=tcp,self
+export PARAPROP DATA=$data OUT_DIR=$out CONFIGS=$configs MODES="strong weak" OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=lo
 export LAYERS=16,32,4 STRONG_BATCH=32 WEAK_BATCH_PER_RANK=16 STEPS=10 WARMUP=2
 export BENCH_ARGS="--seed 1" SCALING_REPORT=$REPO_DIR/tools/scaling-report REPORT_ARGS=
 cd "$SCRATCH"
@@ -35,13 +35,13 @@ log "submitted 2-node scaling job $job"
 state=$(wait_job_done "$job" 400)
 job_log=$SCRATCH/sweepn-$job.out
 log "job $job: $state $(job_field "$job" ExitCode) on $(job_field "$job" NodeList)"
-[ "$state" = COMPLETED ] || fail "scaling job ended $state; log: $(cat "$job_log")"
+[ "$state" = COMPLETED ] || fail "scaling job ended $state; log: $(digest "$job_log")"
 [ "$(job_field "$job" NumNodes)" = 2 ] || fail "the sweep did not get 2 nodes"
 
 results=$out/results.jsonl
 report=$out/report.md
-[ -s "$results" ] || fail "no $results; log: $(cat "$job_log")"
-[ -s "$report" ] || fail "no $report; log: $(cat "$job_log")"
+[ -s "$results" ] || fail "no $results; log: $(digest "$job_log")"
+[ -s "$report" ] || fail "no $report; log: $(digest "$job_log")"
 /usr/bin/python3 - "$results" "$report" "$configs" <<'PY' || fail "see above; report: $(cat "$report")"
 import json, re, sys
 

@@ -22,7 +22,7 @@ log "submitted scaling job $job"
 state=$(wait_job_done "$job" 400)
 job_log=$SCRATCH/sweep-$job.out
 log "job $job: $state $(job_field "$job" ExitCode)"
-[ "$state" = COMPLETED ] || fail "scaling job ended $state; log: $(cat "$job_log")"
+[ "$state" = COMPLETED ] || fail "scaling job ended $state; log: $(digest "$job_log")"
 
 # One record per configuration and mode, each tagged by the sweep.
 results=$out/results.jsonl
@@ -45,7 +45,7 @@ PY
 
 # The report: one table per mode, one row per configuration.
 report=$out/report.md
-[ -s "$report" ] || fail "no report $report; log: $(cat "$job_log")"
+[ -s "$report" ] || fail "no report $report; log: $(digest "$job_log")"
 for mode in strong weak; do
   rows=$(awk -v m="## $mode scaling" 'index($0, m) == 1 {t = 1; next} /^## / {t = 0}
     t && /^\| [0-9]/ {n++} END {print n + 0}' "$report")

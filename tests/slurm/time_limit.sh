@@ -46,13 +46,13 @@ after_requeue() {
   local job=$1 cfg=$2 job_log=$3 start=$SECONDS epoch
   until [ "$(job_field "$job" Restarts)" -ge 1 ]; do
     case $(job_field "$job" JobState) in
-      COMPLETED | FAILED | CANCELLED | TIMEOUT) fail "job $job ended $(job_field "$job" JobState) without a requeue; log: $(cat "$job_log")" ;;
+      COMPLETED | FAILED | CANCELLED | TIMEOUT) fail "job $job ended $(job_field "$job" JobState) without a requeue; log: $(digest "$job_log")" ;;
     esac
-    [ $((SECONDS - start)) -lt 150 ] || fail "job $job not requeued within 150 s; log: $(cat "$job_log")"
+    [ $((SECONDS - start)) -lt 150 ] || fail "job $job not requeued within 150 s; log: $(digest "$job_log")"
     sleep 0.2
   done
   epoch=$(sed -n 's/^paraprop: stop requested; checkpoint written to .* (epoch \([0-9]*\), .*/\1/p' "$job_log" | tail -n 1)
-  [ -n "$epoch" ] || fail "job $job requeued without a stop checkpoint in its log: $(cat "$job_log")"
+  [ -n "$epoch" ] || fail "job $job requeued without a stop checkpoint in its log: $(digest "$job_log")"
   printf 'epochs = %d\n' $((epoch + 2)) >"$cfg"
   scontrol update JobId="$job" TimeLimit=5 || fail "cannot update job $job"
   log "job $job requeued after stopping in epoch $epoch; it ends at epoch $((epoch + 2))"
@@ -67,14 +67,14 @@ log "timer: $timer_state $(job_field "$timer" ExitCode) Restarts=$(job_field "$t
   "limit: $limit_state $(job_field "$limit" ExitCode) Restarts=$(job_field "$limit" Restarts)"
 
 # --- timer: the warning signal, not the limit, stopped the first run ---------------------------
-[ "$timer_state" = COMPLETED ] || fail "timer job ended $timer_state; log: $(cat "$timer_log")"
-[ "$(job_field "$timer" Restarts)" = 1 ] || fail "timer job: Restarts=$(job_field "$timer" Restarts), expected 1; log: $(cat "$timer_log")"
+[ "$timer_state" = COMPLETED ] || fail "timer job ended $timer_state; log: $(digest "$timer_log")"
+[ "$(job_field "$timer" Restarts)" = 1 ] || fail "timer job: Restarts=$(job_field "$timer" Restarts), expected 1; log: $(digest "$timer_log")"
 grep -q '^paraprop: stop requested; checkpoint written' "$timer_log" \
-  || fail "timer job: the trainer did not stop on the warning signal; log: $(cat "$timer_log")"
+  || fail "timer job: the trainer did not stop on the warning signal; log: $(digest "$timer_log")"
 grep -q 'stopped early with a checkpoint (status 75): requeueing job .*(cause: signal;' "$timer_log" \
-  || fail "timer job: no requeue with cause signal; log: $(cat "$timer_log")"
+  || fail "timer job: no requeue with cause signal; log: $(digest "$timer_log")"
 if grep -q 'batch shell got SIGTERM\|DUE TO TIME LIMIT' "$timer_log"; then
-  fail "timer job: the time limit was reached although the warning came first; log: $(cat "$timer_log")"
+  fail "timer job: the time limit was reached although the warning came first; log: $(digest "$timer_log")"
 fi
 grep -q '^paraprop: resuming from' "$timer_log" || fail "timer job: the requeued run did not resume"
 grep -q '^paraprop: stop checkpoint written in [0-9.]* s' "$timer_log" \
@@ -82,16 +82,16 @@ grep -q '^paraprop: stop checkpoint written in [0-9.]* s' "$timer_log" \
 [ -s "$SCRATCH/run-timer/final.h5" ] || fail "timer job wrote no final.h5"
 
 # --- limit: the time limit stopped the first run, the script told it apart and requeued -------
-[ "$limit_state" = COMPLETED ] || fail "limit job ended $limit_state; log: $(cat "$limit_log")"
+[ "$limit_state" = COMPLETED ] || fail "limit job ended $limit_state; log: $(digest "$limit_log")"
 [ "$(job_field "$limit" Restarts)" = 1 ] || fail "limit job: Restarts=$(job_field "$limit" Restarts), expected 1"
-grep -q 'DUE TO TIME LIMIT' "$limit_log" || fail "limit job: Slurm did not report the time limit; log: $(cat "$limit_log")"
+grep -q 'DUE TO TIME LIMIT' "$limit_log" || fail "limit job: Slurm did not report the time limit; log: $(digest "$limit_log")"
 grep -q 'batch shell got SIGTERM' "$limit_log" || fail "limit job: the script saw no SIGTERM"
 grep -q '^paraprop: stop requested; checkpoint written' "$limit_log" \
-  || fail "limit job: the trainer did not checkpoint on SIGTERM; log: $(cat "$limit_log")"
+  || fail "limit job: the trainer did not checkpoint on SIGTERM; log: $(digest "$limit_log")"
 grep -q 'the time limit stopped the trainer' "$limit_log" \
-  || fail "limit job: the script did not recognise the time limit; log: $(cat "$limit_log")"
+  || fail "limit job: the script did not recognise the time limit; log: $(digest "$limit_log")"
 grep -q 'requeueing job .*(cause: timelimit;' "$limit_log" \
-  || fail "limit job: no requeue with cause timelimit; log: $(cat "$limit_log")"
+  || fail "limit job: no requeue with cause timelimit; log: $(digest "$limit_log")"
 grep -q '^paraprop: resuming from' "$limit_log" || fail "limit job: the requeued run did not resume"
 [ -s "$SCRATCH/run-limit/final.h5" ] || fail "limit job wrote no final.h5"
 for f in "$timer_log" "$limit_log"; do

@@ -36,7 +36,7 @@ until [ -n "$(ls -A "$run_dir/checkpoints" 2>/dev/null)" ]; do
   case "$state" in
     PENDING | RUNNING | CONFIGURING) ;;
     *) fail "job $job is $state before writing a checkpoint (too fast? raise REQUEUE_EPOCHS);" \
-      "log: $(cat "$job_log" 2>/dev/null)" ;;
+      "log: $(digest "$job_log")" ;;
   esac
   [ $((SECONDS - start)) -lt 120 ] || fail "no checkpoint in $run_dir/checkpoints after 120 s"
   sleep 0.05
@@ -52,8 +52,8 @@ while :; do
   state=$(job_field "$job" JobState)
   [ "${restarts:-0}" -ge 1 ] && break
   case "$state" in
-    COMPLETED) fail "job $job completed without requeueing: was the signal too late? log: $(cat "$job_log")" ;;
-    FAILED | CANCELLED | TIMEOUT | NODE_FAIL) fail "job $job ended $state instead of requeueing; log: $(cat "$job_log")" ;;
+    COMPLETED) fail "job $job completed without requeueing: was the signal too late? log: $(digest "$job_log")" ;;
+    FAILED | CANCELLED | TIMEOUT | NODE_FAIL) fail "job $job ended $state instead of requeueing; log: $(digest "$job_log")" ;;
   esac
   [ $((SECONDS - start)) -lt 60 ] || fail "job $job not requeued 60 s after SIGUSR1 (state $state)"
   sleep 0.1
@@ -70,22 +70,22 @@ exit_code=$(job_field "$job" ExitCode)
 ref_state=$(wait_job_done "$ref" 60)
 log "job $job: $state $exit_code; reference $ref: $ref_state $(job_field "$ref" ExitCode)"
 if [ "$state" != COMPLETED ] || [ "$exit_code" != 0:0 ]; then
-  fail "requeued job ended $state, ExitCode $exit_code; log: $(cat "$job_log")"
+  fail "requeued job ended $state, ExitCode $exit_code; log: $(digest "$job_log")"
 fi
-[ "$ref_state" = COMPLETED ] || fail "reference job ended $ref_state; log: $(cat "$ref_log")"
+[ "$ref_state" = COMPLETED ] || fail "reference job ended $ref_state; log: $(digest "$ref_log")"
 [ "$(job_field "$job" Restarts)" -ge 1 ] || fail "scontrol shows Restarts=0 for job $job"
 
 # 4. The log (appended over both runs) shows the early stop, the requeue and the resumed run.
 grep -q 'stopped early with a checkpoint (status 75)' "$job_log" \
-  || fail "log lacks the trainer's exit 75 (stopped early); log: $(cat "$job_log")"
+  || fail "log lacks the trainer's exit 75 (stopped early); log: $(digest "$job_log")"
 grep -q 'requeueing job' "$job_log" || fail "log lacks the requeue message"
 grep -Eq 'SLURM_RESTART_COUNT=[1-9]' "$job_log" \
-  || fail "log shows no run with SLURM_RESTART_COUNT >= 1; log: $(cat "$job_log")"
+  || fail "log shows no run with SLURM_RESTART_COUNT >= 1; log: $(digest "$job_log")"
 grep -q 'run folder holds checkpoints' "$job_log" \
   || fail "the requeued run did not find the checkpoints in $run_dir"
 # (a file, not a pipe: under pipefail grep -q's early exit can kill the writer and fail the test)
 grep -q '^paraprop: resuming from .*step-' "$job_log" \
-  || fail "the trainer did not report resuming; log: $(cat "$job_log")"
+  || fail "the trainer did not report resuming; log: $(digest "$job_log")"
 [ "$(grep -c 'train.sbatch: job ' "$job_log")" -ge 2 ] || fail "log holds fewer than 2 runs"
 [ -s "$run_dir/final.h5" ] || fail "no $run_dir/final.h5"
 
