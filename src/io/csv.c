@@ -2,6 +2,7 @@
  * target columns. */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,67 @@ static size_t split_fields(char *line, char **f, size_t max)
     return n;
 }
 
+/* strtod's result for the plain decimals CSVs are made of ([+-]digits[.digits][e[+-]digits]),
+ * without strtod: half of a conversion's time was strtod (73 MB/s over a 28-column CSV). When
+ * the significant digits form an integer w <= 2^53 and the power of ten p has |p| <= 22, both
+ * are exact doubles, so w * 10^p (or w / 10^-p) is one correctly rounded operation: the double
+ * strtod returns (Clinger's fast path), bit for bit. Anything else (more digits, larger
+ * exponents, inf, nan, hex) returns NULL and goes to strtod. */
+static const char *parse_plain(const char *s, double *v)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *p = s;
+    int neg = 0;
+    if (*p == '+' || *p == '-') neg = *p++ == '-';
+    uint64_t w = 0;
+    int digits = 0, seen = 0; /* significant digits in w; any digit at all */
+    long exp10 = 0;
+    for (; *p >= '0' && *p <= '9'; p++, seen = 1) {
+        if (w == 0 && *p == '0') continue; /* leading zeros */
+        if (++digits > 19) return NULL;
+        w = w * 10 + (uint64_t)(*p - '0');
+    }
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++, seen = 1) {
+            exp10--;
+            if (w == 0 && *p == '0') continue;
+            if (++digits > 19) return NULL;
+            w = w * 10 + (uint64_t)(*p - '0');
+        }
+    }
+    if (!seen) return NULL;
+    if (*p == 'e' || *p == 'E') {
+        const char *q = p + 1;
+        int eneg = 0;
+        if (*q == '+' || *q == '-') eneg = *q++ == '-';
+        if (!(*q >= '0' && *q <= '9')) return NULL; /* "1e": strtod's business */
+        long e = 0;
+        for (; *q >= '0' && *q <= '9'; q++)
+            if (e < 100000) e = e * 10 + (*q - '0');
+        exp10 += eneg ? -e : e;
+        p = q;
+    }
+    if (w > ((uint64_t)1 << 53) || exp10 < -22 || exp10 > 22)
+        return w ? NULL : (*v = neg ? -0.0 : 0.0, p);
+    double d = (double)w;
+    d = exp10 < 0 ? d / pow10[-exp10] : d * pow10[exp10];
+    *v = neg ? -d : d;
+    return p;
+}
+
 static int parse_double(const char *s, double *v)
 {
     while (*s == ' ' || *s == '\t') s++;
     if (!*s) return -1;
-    char *end;
     errno = 0;
-    *v = strtod(s, &end);
+    const char *end = parse_plain(s, v);
+    if (!end || !(*end == '\0' || *end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')) {
+        char *e; /* not plain, or more follows ("0x1p3"): strtod decides, as it always did */
+        *v = strtod(s, &e);
+        end = e;
+    }
     while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n') end++;
     /* values are stored as float32: beyond its range they would become inf */
     return (*end || errno == ERANGE || !isfinite(*v) || !isfinite((float)*v)) ? -1 : 0;

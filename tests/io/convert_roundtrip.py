@@ -230,6 +230,54 @@ if check(ok, "crlf: convert exits 0"):
                              np.array([[0.25, 2], [-1, 3], [4, 5]], np.float32)), "crlf: inputs")
         check(np.array_equal(f["train/labels"][()], np.array([1, 0, 2], np.int32)), "crlf: labels")
 
+# number forms: the converter's own decimal parser (the fast path) and strtod (the rest) must
+# give what float32(strtod) gives: Python's float() is correctly rounded like strtod, and the
+# converter rounds that double to float32 as numpy does. Random digit counts (1-25, past the
+# fast path's 19), exponents (-45..38, past its 10^±22), signs, leading zeros, "5.", ".5",
+# "1E+3", hex and "inf"-free forms strtod accepts.
+print("[csv] number-forms")
+rng = np.random.default_rng(2026)
+def rand_number():
+    digits = "".join(rng.choice(list("0123456789"), int(rng.integers(1, 26))))
+    cut = int(rng.integers(0, len(digits) + 1))
+    mant = digits[:cut] + ("." + digits[cut:] if rng.random() < 0.8 else digits[cut:])
+    if mant.startswith(".") and rng.random() < 0.3:
+        mant = "0" * int(rng.integers(1, 4)) + mant
+    sign = rng.choice(["", "-", "+"], p=[0.6, 0.3, 0.1])
+    if rng.random() < 0.5:
+        return sign + mant
+    return sign + mant + rng.choice(["e", "E"]) + rng.choice(["", "+", "-"]) + str(int(rng.integers(0, 46)))
+fixed = ["0", "-0", "+0.0", "5.", ".5", "-.25", "1E+3", "1e-3", "0x1p3", "-0X1.8p-1",
+         "9007199254740993", "9007199254740992e-22", "123456789012345678901234", "3.4e38",
+         "1e-45", "0.000000000000000000000000000001", "1e22", "1e23", "4.5e15", "16777217",
+         "0.1", "0.30000000000000004", "2.7182818284590452353602874713527", "  7 "]
+# float32 midpoints, written as the shortest decimals that read back as them: a double one ulp
+# off rounds them the other way, so they catch a fast path that is not correctly rounded
+f = (rng.uniform(-4, 4, 3000) * np.log(10)).astype(np.float64)
+f = (np.exp(f) * rng.choice([-1, 1], f.size)).astype(np.float32)
+mids = [repr((float(a) + float(np.nextafter(a, np.float32(np.inf)))) / 2) for a in f]
+nums = fixed + [rand_number() for _ in range(6000)] + mids
+def value(t):
+    t = t.strip()
+    return float.fromhex(t) if "x" in t.lower() else float(t)
+nums = [t for t in nums if abs(value(t)) < 3.4e38]
+cols = 4
+nums += ["1"] * (-len(nums) % cols)
+rows = [nums[i:i + cols] for i in range(0, len(nums), cols)]
+path = os.path.join(WORK, "forms.csv")
+with open(path, "w") as fh:
+    for i, r in enumerate(rows):
+        fh.write(str(i % 3) + "," + ",".join(r) + "\n")
+out = os.path.join(WORK, "forms.h5")
+ok, _ = run(["convert", "csv", "--train", path, "--label-column", "0", "-o", out])
+if check(ok, "number-forms: convert exits 0"):
+    want = np.array([[np.float32(value(t)) for t in r] for r in rows], np.float32)
+    with h5py.File(out, "r") as f:
+        got = f["train/inputs"][()]
+    bad = [(rows[i][j], got[i, j], want[i, j]) for i, j in zip(*np.nonzero(
+        got.view(np.uint32) != want.view(np.uint32)))]
+    check(not bad, f"number-forms: {len(nums)} values bit-equal to float32(strtod) {bad[:5]}")
+
 print()
 if failures:
     print(f"convert_roundtrip: {len(failures)} check(s) FAILED:")
