@@ -1,8 +1,19 @@
-/* SHA-256 (FIPS 180-4), small and dependency-free: the fingerprint of the parameter bytes. */
+/* SHA-256 (FIPS 180-4), dependency-free: the fingerprint of the parameter bytes and the file
+ * seals. Portable C, and the x86 SHA extensions where the CPU has them: sealing a converted
+ * dataset hashed it at ~200 MB/s in C, a quarter of `paraprop convert csv`'s time. */
 #include "paraprop/fingerprint.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "sha256.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define PP_SHA_NI 1
+#endif
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -54,6 +65,92 @@ static void block(uint32_t h[8], const uint8_t *p)
     h[7] += hh;
 }
 
+static void blocks_c(uint32_t h[8], const uint8_t *p, size_t n)
+{
+    for (; n; n--, p += 64) block(h, p);
+}
+
+#ifdef PP_SHA_NI
+/* n blocks with SHA-NI: the state lives as ABEF/CDGH, four rounds per pair of sha256rnds2,
+ * and W[t] for t >= 16 from msg1/msg2 over the last four message vectors (Intel's layout). */
+__attribute__((target("sha,sse4.1,ssse3"))) static void blocks_ni(uint32_t h[8], const uint8_t *p,
+                                                                  size_t n)
+{
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);  /* CDAB */
+    __m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B); /* EFGH */
+    __m128i s0 = _mm_alignr_epi8(t, s1, 8);                                        /* ABEF */
+    s1 = _mm_blend_epi16(s1, t, 0xF0);                                             /* CDGH */
+    for (; n; n--, p += 64) {
+        const __m128i a0 = s0, a1 = s1;
+        __m128i m[4]; /* W[4i…4i+3] of the last four groups, group i in m[i & 3] */
+        for (int i = 0; i < 16; i++) {
+            __m128i w;
+            if (i < 4) {
+                w = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
+            } else { /* W[t-16] + σ0(W[t-15]) + W[t-7], then + σ1(W[t-2]) */
+                w = _mm_sha256msg1_epu32(m[i & 3], m[(i + 1) & 3]);
+                w = _mm_add_epi32(w, _mm_alignr_epi8(m[(i + 3) & 3], m[(i + 2) & 3], 4));
+                w = _mm_sha256msg2_epu32(w, m[(i + 3) & 3]);
+            }
+            m[i & 3] = w;
+            const __m128i k = _mm_add_epi32(w, _mm_loadu_si128((const __m128i *)&K[4 * i]));
+            s1 = _mm_sha256rnds2_epu32(s1, s0, k);
+            s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(k, 0x0E));
+        }
+        s0 = _mm_add_epi32(s0, a0);
+        s1 = _mm_add_epi32(s1, a1);
+    }
+    t = _mm_shuffle_epi32(s0, 0x1B);                                  /* FEBA */
+    s1 = _mm_shuffle_epi32(s1, 0xB1);                                 /* DCHG */
+    _mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(t, s1, 0xF0)); /* DCBA */
+    _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(s1, t, 8));    /* HGFE */
+}
+
+static int cpu_has_sha_ni(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3)) return 0;
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b >> 29) & 1; /* CPUID.(EAX=7,ECX=0):EBX.SHA[bit 29] */
+}
+#endif
+
+/* -1: not chosen yet; then 0 (C) or 1 (SHA-NI). Threads that race to choose store the same. */
+static atomic_int engine = -1;
+
+static void blocks(uint32_t h[8], const uint8_t *p, size_t n)
+{
+#ifdef PP_SHA_NI
+    if (engine < 0) engine = cpu_has_sha_ni();
+    if (engine) {
+        blocks_ni(h, p, n);
+        return;
+    }
+#endif
+    blocks_c(h, p, n);
+}
+
+void pp_sha256_use_c(int on)
+{
+#ifdef PP_SHA_NI
+    engine = on ? 0 : cpu_has_sha_ni();
+#else
+    (void)on;
+#endif
+}
+
+const char *pp_sha256_engine(void)
+{
+#ifdef PP_SHA_NI
+    if (engine < 0) engine = cpu_has_sha_ni();
+    return engine ? "sha-ni" : "c";
+#else
+    return "c";
+#endif
+}
+
 void pp_sha256_init(pp_sha256_ctx *c)
 {
     static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -74,10 +171,12 @@ void pp_sha256_update(pp_sha256_ctx *c, const void *data, size_t len)
         p += take;
         len -= take;
         if (c->fill < 64) return;
-        block(c->h, c->buf);
+        blocks(c->h, c->buf, 1);
         c->fill = 0;
     }
-    for (; len >= 64; p += 64, len -= 64) block(c->h, p);
+    blocks(c->h, p, len / 64);
+    p += len / 64 * 64;
+    len %= 64;
     memcpy(c->buf, p, len);
     c->fill = len;
 }
@@ -91,8 +190,7 @@ void pp_sha256_final(pp_sha256_ctx *c, uint8_t out[32])
     size_t tl = rem + 1 + 8 <= 64 ? 64 : 128;
     uint64_t bits = c->len * 8;
     for (int i = 0; i < 8; i++) tail[tl - 1 - i] = (uint8_t)(bits >> (8 * i));
-    block(c->h, tail);
-    if (tl == 128) block(c->h, tail + 64);
+    blocks(c->h, tail, tl / 64);
     for (int i = 0; i < 8; i++) {
         out[4 * i] = (uint8_t)(c->h[i] >> 24);
         out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);

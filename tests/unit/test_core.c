@@ -15,8 +15,9 @@
 #include "paraprop/optim.h"
 #include "paraprop/rng.h"
 
-#include "fault.h" /* private to the core: the PARAPROP_FAULT parser of test builds */
-#include "gemm.h"  /* private to the core: the kernels are tested directly */
+#include "fault.h"  /* private to the core: the PARAPROP_FAULT parser of test builds */
+#include "gemm.h"   /* private to the core: the kernels are tested directly */
+#include "sha256.h" /* private: the SHA-256 engines, each against the other */
 
 #include "check.h"
 
@@ -72,7 +73,7 @@ static void test_philox(void)
     CHECK(fabs(mean) < 0.01 && fabs(var - 1) < 0.02, "normal: mean %g var %g", mean, var);
 }
 
-static void test_sha256(void)
+static void test_sha256_vectors(void)
 {
     char hex[65];
     pp_sha256_hex("abc", 3, hex);
@@ -119,6 +120,43 @@ static void test_sha256(void)
     for (int i = 0; i < 32; i++) snprintf(h2 + 2 * i, 3, "%02x", part[i]);
     CHECK(strcmp(h2, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0,
           "sha256(10^6 x 'a') = %s", h2);
+}
+
+/* Each engine (SHA-NI where the CPU has it, and the portable C) meets the FIPS vectors, and both
+ * give the same digest for every length 0-300 and a 1 MiB message fed in odd pieces. */
+static void test_sha256(void)
+{
+    test_sha256_vectors();
+    const char *best = pp_sha256_engine();
+    enum { BIG = 1 << 20 };
+    unsigned char *msg = malloc(BIG);
+    if (!msg) return;
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < BIG; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        msg[i] = (unsigned char)x;
+    }
+    uint8_t d[2][302][32];
+    for (int e = 0; e < 2; e++) {
+        pp_sha256_use_c(e);
+        for (size_t n = 0; n <= 300; n++) pp_sha256(msg + n, n, d[e][n]);
+        pp_sha256_ctx c;
+        pp_sha256_init(&c);
+        for (size_t at = 0, k = 1; at < BIG; at += k, k = k * 7 % 4099 + 1)
+            pp_sha256_update(&c, msg + at, at + k <= BIG ? k : BIG - at);
+        pp_sha256_final(&c, d[e][301]);
+    }
+    pp_sha256_use_c(1);
+    CHECK(strcmp(pp_sha256_engine(), "c") == 0, "forced engine is %s", pp_sha256_engine());
+    test_sha256_vectors();
+    pp_sha256_use_c(0);
+    CHECK(strcmp(pp_sha256_engine(), best) == 0, "engine %s after the test, was %s",
+          pp_sha256_engine(), best);
+    int bad = 0;
+    for (int n = 0; n < 302; n++) bad += memcmp(d[0][n], d[1][n], 32) != 0;
+    CHECK(bad == 0, "SHA-256 engines %s and c differ on %d of 302 messages", best, bad);
+    printf("sha256 engines: %s and c\n", best);
+    free(msg);
 }
 
 /* ---- naive reference in double, per sample, straight from MATH.md ---- */
