@@ -5,9 +5,10 @@
 # BLA_VENDOR=FLAME, with PARAPROP_KERNELS=blas: the CBLAS path on a few tests), `asan` (ASan+UBSan: all but
 # slow, slurm, install (an ASan library cannot serve an uninstrumented downstream program),
 # accuracy (the two Nielsen reproductions, minutes under ASan) and kill (robust_kill_adam_5: SIGKILLs
-# at random instants, whose resumes run under ASan in smaller tests),
-# including the corrupt-file corpus), then each libFuzzer harness for a bounded
-# time (PP_FUZZ_SECONDS, default 20) plus the saved crash reproducers.
+# at random instants, whose resumes run under ASan in smaller tests) and variant (the other
+# R×T of cli_resume and cli_optim_resume, which ASan runs at 2×2), including the corrupt-file
+# corpus), then each libFuzzer harness for a bounded
+# time (PP_FUZZ_SECONDS, default 12) plus the saved crash reproducers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh --test
@@ -22,7 +23,7 @@ for preset in ci double blis asan; do
   ctest --preset "$preset" --timeout 1500 || status=1
 done
 echo "=== fuzz"
-bash tests/fuzz/run.sh build/fuzz "${PP_FUZZ_SECONDS:-20}" || status=1
+bash tests/fuzz/run.sh build/fuzz "${PP_FUZZ_SECONDS:-12}" || status=1
 echo "=== fuzz regressions (inputs that once crashed)"
 export ASAN_OPTIONS="suppressions=$PWD/tests/fuzz/asan.supp" LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp"
 for f in tests/fuzz/crashes/*; do
