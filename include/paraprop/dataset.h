@@ -87,9 +87,13 @@ typedef struct pp_dataset_rows pp_dataset_rows;
 pp_status pp_dataset_rows_open(const char *path, pp_dataset_rows **out);
 pp_status pp_dataset_rows_read(pp_dataset_rows *r, const uint32_t *ids, size_t m, pp_data *dst);
 void pp_dataset_rows_close(pp_dataset_rows *r);
-/* 1 when rows are read straight from the file (chunks of whole rows, no filter but fletcher32:
- * each chunk verified on its first read, later rows of it read alone), 0 through HDF5. */
+/* Rows read straight from the file (chunks of whole rows, no filter but fletcher32: each chunk
+ * verified on its first read, later rows of it read alone): 2 from the file mapped into
+ * memory, 1 by pread; 0 through HDF5. */
 int pp_dataset_rows_direct(const pp_dataset_rows *r);
+/* The file's mapping (*at NULL and *len 0 when not mapped): its pages are the kernel's page
+ * cache, held once per node whichever ranks map them, so memory reports leave it out. */
+void pp_dataset_rows_mapping(const pp_dataset_rows *r, const void **at, size_t *len);
 
 /* ---- converting in row blocks, with bounded memory (issue 11) ---- */
 

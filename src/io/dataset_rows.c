@@ -3,8 +3,13 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/clones.h"
@@ -20,9 +25,18 @@ typedef struct row_ref {
  * as they are with the checksum after them, so a row is a pread at a known place. Each chunk is
  * still verified: read whole and checksummed the first time one of its rows is wanted (over an
  * epoch, about the file once), later rows of it are read alone. Anything else (compression,
- * another byte order, a chunk whose filter was skipped) reads through HDF5 as before. */
+ * another byte order, a chunk whose filter was skipped) reads through HDF5 as before.
+ *
+ * Mapped: the file is mapped read-only and a row is a memcpy from the page cache. A pread of a
+ * 784-byte row cost 1.9 µs of CPU on the VM these figures come from, the mapped copy 0.1-0.2
+ * µs: 64 rows a step took ~120 µs from a rank's compute when the ranks fill the cores. Chunks
+ * that lie past the file's end at open (a truncated file) are read with pread, whose short read
+ * is the clean error; a file cut short while mapped raises SIGBUS in the copy, which the reads
+ * catch (bus_guard) and report as a short read. */
 typedef struct direct {
     int on;
+    const unsigned char *map; /* the whole file, mapped (or NULL: pread) */
+    size_t map_len;           /* its size when mapped */
     size_t crows, row_bytes, nchunks;
     int checksum;            /* fletcher32 on every chunk */
     uint64_t *addr, *size;   /* each chunk's place and stored size, by chunk index */
@@ -41,10 +55,46 @@ struct pp_dataset_rows {
     pp_dataset_info info;
     int fd;           /* the file, for direct reads */
     direct din, dout; /* inputs, labels or targets */
+    void *map;        /* the file mapped for them (or NULL) */
+    size_t map_len;
 };
+
+/* SIGBUS from a mapped read: the reading thread's jump back (NULL outside a read). The handler
+ * is installed once, with SA_NODEFER so that jumping out of it leaves the signal mask as it
+ * was (and sigsetjmp need not save it: a syscall per read, what mapping avoids). A SIGBUS that
+ * is not ours goes back to the handler that was there before, and the access runs again. */
+static _Thread_local sigjmp_buf *bus_at;
+static struct sigaction bus_old;
+static int bus_ok;
+
+static void on_bus(int sig, siginfo_t *si, void *ctx)
+{
+    if (bus_at) siglongjmp(*bus_at, 1);
+    if (bus_old.sa_flags & SA_SIGINFO) {
+        if (bus_old.sa_sigaction) {
+            bus_old.sa_sigaction(sig, si, ctx);
+            return;
+        }
+    } else if (bus_old.sa_handler != SIG_DFL && bus_old.sa_handler != SIG_IGN) {
+        bus_old.sa_handler(sig);
+        return;
+    }
+    sigaction(SIGBUS, &bus_old, NULL); /* the default: the faulting access ends the process */
+}
+
+static void bus_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_bus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    bus_ok = sigaction(SIGBUS, &sa, &bus_old) == 0;
+}
 
 static void direct_free(direct *d)
 {
+    /* d->map belongs to the pp_dataset_rows */
     free(d->addr);
     free(d->size);
     free(d->verified);
@@ -172,13 +222,23 @@ static void direct_open(direct *dr, hid_t d, size_t n, size_t row_bytes, size_t 
         direct_free(dr);
 }
 
+/* Chunk c lies inside the mapping. */
+static int mapped(const direct *dr, size_t c)
+{
+    return dr->map && dr->addr[c] <= dr->map_len && dr->size[c] <= dr->map_len - dr->addr[c];
+}
+
 /* Chunk c whole, checked against its fletcher32: into dr->scratch, or for a contiguous array
- * (no checksum) into dst. -1 on a short read or a bad checksum. */
+ * (no checksum) into dst; from the mapping when it lies there. -1 on a short read or a bad
+ * checksum. */
 static int direct_chunk(const direct *dr, int fd, size_t c, unsigned char *dst)
 {
     const size_t n = (size_t)dr->size[c];
     unsigned char *buf = dr->scratch ? dr->scratch : dst;
-    if (pread(fd, buf, n, (off_t)dr->addr[c]) != (ssize_t)n) return -1;
+    if (mapped(dr, c))
+        memcpy(buf, dr->map + dr->addr[c], n);
+    else if (pread(fd, buf, n, (off_t)dr->addr[c]) != (ssize_t)n)
+        return -1;
     if (dr->checksum) {
         const unsigned char *q = buf + n - 4;
         const uint32_t got = fletcher32(buf, n - 4);
@@ -209,6 +269,10 @@ static int direct_row(const direct *dr, int fd, size_t row, void *dst)
     if (!dr->verified[c]) {
         if (direct_chunk(dr, fd, c, dr->scratch)) return -1;
         memcpy(dst, dr->scratch + at, dr->row_bytes);
+        return 0;
+    }
+    if (mapped(dr, c)) {
+        memcpy(dst, dr->map + dr->addr[c] + at, dr->row_bytes);
         return 0;
     }
     return pread(fd, dst, dr->row_bytes, (off_t)(dr->addr[c] + at)) == (ssize_t)dr->row_bytes ? 0
@@ -243,6 +307,7 @@ void pp_dataset_rows_close(pp_dataset_rows *r)
     free(r->tmp);
     direct_free(&r->din);
     direct_free(&r->dout);
+    if (r->map) munmap(r->map, r->map_len);
     if (r->fd >= 0) close(r->fd);
     free(r);
 }
@@ -298,6 +363,21 @@ pp_status pp_dataset_rows_open(const char *path, pp_dataset_rows **out)
     if (r->fd < 0) {
         direct_free(&r->din);
         direct_free(&r->dout);
+    }
+    /* mapped reads where the SIGBUS guard is in place; else one pread a row */
+    static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+    struct stat sb;
+    if (r->fd >= 0 && pthread_once(&bus_once, bus_install) == 0 && bus_ok &&
+        fstat(r->fd, &sb) == 0 && sb.st_size > 0) {
+        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, r->fd, 0);
+        if (m != MAP_FAILED) {
+            (void)posix_madvise(m, (size_t)sb.st_size,
+                                POSIX_MADV_RANDOM); /* rows, not runs: no readahead */
+            r->map = m;
+            r->map_len = (size_t)sb.st_size;
+            r->din.map = r->dout.map = m;
+            r->din.map_len = r->dout.map_len = r->map_len;
+        }
     }
     *out = r;
     return pp_ok();
@@ -362,15 +442,31 @@ static pp_status check_rows(pp_dataset_rows *r, const uint32_t *ids, size_t m, p
 static pp_status read_direct(pp_dataset_rows *r, const uint32_t *ids, size_t m, pp_data *dst)
 {
     const pp_dataset_info *in = &r->info;
-    for (size_t i = 0; i < m; i++) {
+    /* volatile: read again after a SIGBUS jumps back here */
+    volatile size_t i = 0;
+    sigjmp_buf jb;
+    if (r->map) {
+        if (sigsetjmp(jb, 0)) {
+            bus_at = NULL; /* the file shrank under its mapping */
+            return pp_error(PP_ERR_INPUT,
+                            "%s: reading row %u of /train failed: the file ends before it "
+                            "(truncated while training?)",
+                            r->path, ids[i]);
+        }
+        bus_at = &jb;
+    }
+    for (; i < m; i++) {
         void *bi = in->bytes ? (void *)(dst->u8 + i * in->d) : (void *)(dst->f32 + i * in->d);
         void *bo = in->labelled ? (void *)(dst->labels + i) : (void *)(dst->targets + i * in->k);
-        if (direct_row(&r->din, r->fd, ids[i], bi) || direct_row(&r->dout, r->fd, ids[i], bo))
+        if (direct_row(&r->din, r->fd, ids[i], bi) || direct_row(&r->dout, r->fd, ids[i], bo)) {
+            bus_at = NULL;
             return pp_error(PP_ERR_INPUT,
                             "%s: reading row %u of /train failed: its chunk is short or fails "
                             "its checksum (truncated or damaged file?)",
                             r->path, ids[i]);
+        }
     }
+    bus_at = NULL;
     return check_rows(r, ids, m, dst);
 }
 
@@ -453,5 +549,11 @@ static pp_status check_rows(pp_dataset_rows *r, const uint32_t *ids, size_t m, p
 
 int pp_dataset_rows_direct(const pp_dataset_rows *r)
 {
-    return r && r->fd >= 0;
+    return !r || r->fd < 0 ? 0 : r->map ? 2 : 1;
+}
+
+void pp_dataset_rows_mapping(const pp_dataset_rows *r, const void **at, size_t *len)
+{
+    *at = r ? r->map : NULL;
+    *len = r && r->map ? r->map_len : 0;
 }

@@ -50,8 +50,7 @@ pp_status pp_bench(pp_comm *comm, pp_config *cfg, FILE *out)
     double *rss = pp_fault("bench-alloc", t.rank) ? NULL : calloc(2 * (size_t)t.R, sizeof *rss);
     /* the private memory this rank costs, the node's shared block left out: the larger of the
      * samples after loading and now (docs/DATA.md) */
-    double priv = memory_private_bytes(t.train.u8 ? (void *)t.train.u8 : (void *)t.train.f32,
-                                       t.train_shm ? t.train_shm_bytes : 0);
+    double priv = trainer_private_bytes(&t);
     if (t.private_loaded > priv) priv = t.private_loaded;
     double ph[5] = {t.times.data, t.times.compute, t.times.allreduce, t.times.optimizer,
                     t.times.checkpoint};

@@ -252,5 +252,11 @@ void stream_close(trainer *t)
 const char *stream_reads(const trainer *t)
 {
     if (!t->stream || !t->stream->rows) return NULL;
-    return pp_dataset_rows_direct(t->stream->rows) ? "direct" : "hdf5";
+    static const char *how[] = {"hdf5", "direct", "mapped"};
+    return how[pp_dataset_rows_direct(t->stream->rows)];
+}
+
+void stream_mapping(const trainer *t, const void **at, size_t *len)
+{
+    pp_dataset_rows_mapping(t->stream ? t->stream->rows : NULL, at, len);
 }

@@ -29,8 +29,10 @@ void stream_epoch(struct trainer *t, int64_t epoch);
  * epochs, and a run's first). */
 long stream_misses(const struct trainer *t);
 void stream_close(struct trainer *t);
-/* How stream mode reads rows: "direct" or "hdf5" (pp_dataset_rows_direct); NULL when not
- * streaming. */
+/* How stream mode reads rows: "mapped", "direct" or "hdf5" (pp_dataset_rows_direct); NULL
+ * when not streaming. */
 const char *stream_reads(const struct trainer *t);
+/* The data file's mapping (NULL, 0 when none): page cache, left out of private memory. */
+void stream_mapping(const struct trainer *t, const void **at, size_t *len);
 
 #endif

@@ -432,9 +432,7 @@ pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_trai
     else if (need_train)
         PP_TRY(load_train(t));
     /* sampled here because rank mode's copy and its slice peak here */
-    t->private_loaded =
-        memory_private_bytes(t->train.u8 ? (void *)t->train.u8 : (void *)t->train.f32,
-                             t->train_shm ? t->train_shm_bytes : 0);
+    t->private_loaded = trainer_private_bytes(t);
     if (need_train) PP_TRY(pp_comm_agree(comm, check_targets(t)));
     /* before the step's sizes and λ/N: a hold-out changes N */
     if (need_train || strcmp(cfg->split, "validation") == 0) PP_TRY(validation_setup(t));
@@ -847,4 +845,14 @@ pp_status trainer_evaluate(trainer *t, const pp_data *x, size_t n_global, double
     }
     free(cnt);
     return st;
+}
+
+double trainer_private_bytes(const trainer *t)
+{
+    /* node mode's shared block, or stream mode's mapped file: page-cache pages, one copy per
+     * node, which count as private where only this rank has touched them */
+    const void *at = t->train.u8 ? (const void *)t->train.u8 : (const void *)t->train.f32;
+    size_t len = t->train_shm ? t->train_shm_bytes : 0;
+    if (t->stream) stream_mapping(t, &at, &len);
+    return memory_private_bytes(at, len);
 }

@@ -64,6 +64,9 @@ const char *trainer_data_mode(const trainer *t);
 /* Loads data (collective), allocates, initialises parameters from the seed or --init-from. */
 pp_status trainer_setup(trainer *t, pp_comm *comm, pp_config *cfg, int need_train);
 void trainer_free(trainer *t);
+/* This rank's private resident bytes (memory.h), the node's shared copy of the data or the
+ * mapped data file left out. */
+double trainer_private_bytes(const trainer *t);
 /* trainer_free after a run that ended with st: an unagreed failure leaves the node's shared
  * block alone (freeing it is collective over the node, and the other ranks may be waiting in
  * another collective until the job is aborted). */
