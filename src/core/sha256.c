@@ -115,16 +115,26 @@ static int cpu_has_sha_ni(void)
     __cpuid_count(7, 0, a, b, c, d);
     return (b >> 29) & 1; /* CPUID.(EAX=7,ECX=0):EBX.SHA[bit 29] */
 }
-#endif
 
 /* -1: not chosen yet; then 0 (C) or 1 (SHA-NI). Threads that race to choose store the same. */
 static atomic_int engine = -1;
+#endif
+
+/* 1 when the SHA extensions run the blocks (chosen on first use) */
+static int use_ni(void)
+{
+#ifdef PP_SHA_NI
+    if (engine < 0) engine = cpu_has_sha_ni();
+    return engine;
+#else
+    return 0;
+#endif
+}
 
 static void blocks(uint32_t h[8], const uint8_t *p, size_t n)
 {
 #ifdef PP_SHA_NI
-    if (engine < 0) engine = cpu_has_sha_ni();
-    if (engine) {
+    if (use_ni()) {
         blocks_ni(h, p, n);
         return;
     }
@@ -143,12 +153,7 @@ void pp_sha256_use_c(int on)
 
 const char *pp_sha256_engine(void)
 {
-#ifdef PP_SHA_NI
-    if (engine < 0) engine = cpu_has_sha_ni();
-    return engine ? "sha-ni" : "c";
-#else
-    return "c";
-#endif
+    return use_ni() ? "sha-ni" : "c";
 }
 
 void pp_sha256_init(pp_sha256_ctx *c)

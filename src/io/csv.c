@@ -40,20 +40,19 @@ static const char *parse_plain(const char *s, double *v)
     int neg = 0;
     if (*p == '+' || *p == '-') neg = *p++ == '-';
     uint64_t w = 0;
-    int digits = 0, seen = 0; /* significant digits in w; any digit at all */
+    int digits = 0, seen = 0, dot = 0; /* significant digits in w; any digit; past the '.' */
     long exp10 = 0;
-    for (; *p >= '0' && *p <= '9'; p++, seen = 1) {
+    for (;; p++) {
+        if (*p == '.' && !dot) {
+            dot = 1;
+            continue;
+        }
+        if (*p < '0' || *p > '9') break;
+        seen = 1;
+        exp10 -= dot;                      /* a fraction digit scales w by 10 */
         if (w == 0 && *p == '0') continue; /* leading zeros */
         if (++digits > 19) return NULL;
         w = w * 10 + (uint64_t)(*p - '0');
-    }
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++, seen = 1) {
-            exp10--;
-            if (w == 0 && *p == '0') continue;
-            if (++digits > 19) return NULL;
-            w = w * 10 + (uint64_t)(*p - '0');
-        }
     }
     if (!seen) return NULL;
     if (*p == 'e' || *p == 'E') {

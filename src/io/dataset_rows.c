@@ -32,11 +32,15 @@ typedef struct row_ref {
  * µs: 64 rows a step took ~120 µs from a rank's compute when the ranks fill the cores. Chunks
  * that lie past the file's end at open (a truncated file) are read with pread, whose short read
  * is the clean error; a file cut short while mapped raises SIGBUS in the copy, which the reads
- * catch (bus_guard) and report as a short read. */
+ * catch (on_bus) and report as a short read. */
+typedef struct source {
+    int fd;             /* the file (-1: rows go through HDF5) */
+    unsigned char *map; /* the whole file mapped read-only (NULL: pread) */
+    size_t len;         /* its size when mapped */
+} source;
+
 typedef struct direct {
     int on;
-    const unsigned char *map; /* the whole file, mapped (or NULL: pread) */
-    size_t map_len;           /* its size when mapped */
     size_t crows, row_bytes, nchunks;
     int checksum;            /* fletcher32 on every chunk */
     uint64_t *addr, *size;   /* each chunk's place and stored size, by chunk index */
@@ -53,10 +57,8 @@ struct pp_dataset_rows {
     size_t cap;
     hid_t f, in, out, fs_in, fs_out, ms_in, ms_out;
     pp_dataset_info info;
-    int fd;           /* the file, for direct reads */
+    source src;       /* the file, for direct reads */
     direct din, dout; /* inputs, labels or targets */
-    void *map;        /* the file mapped for them (or NULL) */
-    size_t map_len;
 };
 
 /* SIGBUS from a mapped read: the reading thread's jump back (NULL outside a read). The handler
@@ -94,7 +96,6 @@ static void bus_install(void)
 
 static void direct_free(direct *d)
 {
-    /* d->map belongs to the pp_dataset_rows */
     free(d->addr);
     free(d->size);
     free(d->verified);
@@ -223,60 +224,65 @@ static void direct_open(direct *dr, hid_t d, size_t n, size_t row_bytes, size_t 
 }
 
 /* Chunk c lies inside the mapping. */
-static int mapped(const direct *dr, size_t c)
+static int mapped(const source *f, const direct *dr, size_t c)
 {
-    return dr->map && dr->addr[c] <= dr->map_len && dr->size[c] <= dr->map_len - dr->addr[c];
+    return f->map && dr->addr[c] <= f->len && dr->size[c] <= f->len - dr->addr[c];
 }
 
-/* Chunk c whole, checked against its fletcher32: into dr->scratch, or for a contiguous array
- * (no checksum) into dst; from the mapping when it lies there. -1 on a short read or a bad
- * checksum. */
-static int direct_chunk(const direct *dr, int fd, size_t c, unsigned char *dst)
+/* Chunk c's stored bytes, checked against its fletcher32 (a contiguous array has none) and
+ * marked verified: in the mapping where it lies there, else read into buf. NULL on a short
+ * read or a bad checksum. */
+static const unsigned char *direct_chunk(const direct *dr, const source *f, size_t c,
+                                         unsigned char *buf)
 {
     const size_t n = (size_t)dr->size[c];
-    unsigned char *buf = dr->scratch ? dr->scratch : dst;
-    if (mapped(dr, c))
-        memcpy(buf, dr->map + dr->addr[c], n);
-    else if (pread(fd, buf, n, (off_t)dr->addr[c]) != (ssize_t)n)
-        return -1;
+    const unsigned char *b = buf;
+    if (mapped(f, dr, c))
+        b = f->map + dr->addr[c];
+    else if (pread(f->fd, buf, n, (off_t)dr->addr[c]) != (ssize_t)n)
+        return NULL;
     if (dr->checksum) {
-        const unsigned char *q = buf + n - 4;
-        const uint32_t got = fletcher32(buf, n - 4);
+        const unsigned char *q = b + n - 4;
+        const uint32_t got = fletcher32(b, n - 4);
         const uint32_t le =
             (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
         const uint32_t be = (uint32_t)q[3] | (uint32_t)q[2] << 8 | (uint32_t)q[1] << 16 |
                             (uint32_t)q[0] << 24; /* older files (as HDF5 accepts) */
-        if (got != le && got != be) return -1;
+        if (got != le && got != be) return NULL;
     }
-    if (buf != dst) memcpy(dst, buf, dr->crows * dr->row_bytes);
     dr->verified[c] = 1;
-    return 0;
+    return b;
 }
 
 /* Row `row` into dst: its chunk verified first, once. -1 on a short read or a bad checksum. */
-static int direct_row(const direct *dr, int fd, size_t row, void *dst)
+static int direct_row(const direct *dr, const source *f, size_t row, void *dst)
 {
     const size_t c = row / dr->crows, at = (row % dr->crows) * dr->row_bytes;
     const size_t cb = dr->crows * dr->row_bytes;
     if (dr->cache) { /* kept whole (labels): a chunk read once, its rows copied from memory */
+        unsigned char *keep = dr->cache + c * cb;
         if (!dr->cached[c]) {
-            if (direct_chunk(dr, fd, c, dr->cache + c * cb)) return -1;
+            const unsigned char *b = direct_chunk(dr, f, c, dr->scratch ? dr->scratch : keep);
+            if (!b) return -1;
+            if (b != keep) memcpy(keep, b, cb);
             dr->cached[c] = 1;
         }
-        memcpy(dst, dr->cache + c * cb + at, dr->row_bytes);
+        memcpy(dst, keep + at, dr->row_bytes);
         return 0;
     }
     if (!dr->verified[c]) {
-        if (direct_chunk(dr, fd, c, dr->scratch)) return -1;
-        memcpy(dst, dr->scratch + at, dr->row_bytes);
+        const unsigned char *b = direct_chunk(dr, f, c, dr->scratch);
+        if (!b) return -1;
+        memcpy(dst, b + at, dr->row_bytes);
         return 0;
     }
-    if (mapped(dr, c)) {
-        memcpy(dst, dr->map + dr->addr[c] + at, dr->row_bytes);
+    if (mapped(f, dr, c)) {
+        memcpy(dst, f->map + dr->addr[c] + at, dr->row_bytes);
         return 0;
     }
-    return pread(fd, dst, dr->row_bytes, (off_t)(dr->addr[c] + at)) == (ssize_t)dr->row_bytes ? 0
-                                                                                              : -1;
+    return pread(f->fd, dst, dr->row_bytes, (off_t)(dr->addr[c] + at)) == (ssize_t)dr->row_bytes
+               ? 0
+               : -1;
 }
 
 /* Keep dr's rows in memory as they are read: for labels or targets much smaller than the
@@ -307,8 +313,8 @@ void pp_dataset_rows_close(pp_dataset_rows *r)
     free(r->tmp);
     direct_free(&r->din);
     direct_free(&r->dout);
-    if (r->map) munmap(r->map, r->map_len);
-    if (r->fd >= 0) close(r->fd);
+    if (r->src.map) munmap(r->src.map, r->src.len);
+    if (r->src.fd >= 0) close(r->src.fd);
     free(r);
 }
 
@@ -318,7 +324,7 @@ pp_status pp_dataset_rows_open(const char *path, pp_dataset_rows **out)
     pp_dataset_rows *r = calloc(1, sizeof *r);
     if (!r) return pp_error(PP_ERR_NOMEM, "out of memory");
     r->f = r->in = r->out = r->fs_in = r->fs_out = r->ms_in = r->ms_out = -1;
-    r->fd = -1;
+    r->src.fd = -1;
     snprintf(r->path, sizeof r->path, "%s", path);
     pp_status st = pp_dataset_probe(path, &r->info);
     if (!st.code) st = pp_h5_open_readonly(path, "dataset file", &r->f);
@@ -359,24 +365,22 @@ pp_status pp_dataset_rows_open(const char *path, pp_dataset_rows **out)
         r->dout.nchunks * r->dout.crows * r->dout.row_bytes * 16 <=
             r->din.nchunks * r->din.crows * r->din.row_bytes)
         direct_keep(&r->dout);
-    if (r->din.on && r->dout.on) r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
+    if (r->din.on && r->dout.on) r->src.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->src.fd < 0) {
         direct_free(&r->din);
         direct_free(&r->dout);
     }
     /* mapped reads where the SIGBUS guard is in place; else one pread a row */
     static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
     struct stat sb;
-    if (r->fd >= 0 && pthread_once(&bus_once, bus_install) == 0 && bus_ok &&
-        fstat(r->fd, &sb) == 0 && sb.st_size > 0) {
-        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, r->fd, 0);
+    if (r->src.fd >= 0 && pthread_once(&bus_once, bus_install) == 0 && bus_ok &&
+        fstat(r->src.fd, &sb) == 0 && sb.st_size > 0) {
+        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, r->src.fd, 0);
         if (m != MAP_FAILED) {
             (void)posix_madvise(m, (size_t)sb.st_size,
                                 POSIX_MADV_RANDOM); /* rows, not runs: no readahead */
-            r->map = m;
-            r->map_len = (size_t)sb.st_size;
-            r->din.map = r->dout.map = m;
-            r->din.map_len = r->dout.map_len = r->map_len;
+            r->src.map = m;
+            r->src.len = (size_t)sb.st_size;
         }
     }
     *out = r;
@@ -445,7 +449,7 @@ static pp_status read_direct(pp_dataset_rows *r, const uint32_t *ids, size_t m, 
     /* volatile: read again after a SIGBUS jumps back here */
     volatile size_t i = 0;
     sigjmp_buf jb;
-    if (r->map) {
+    if (r->src.map) {
         if (sigsetjmp(jb, 0)) {
             bus_at = NULL; /* the file shrank under its mapping */
             return pp_error(PP_ERR_INPUT,
@@ -458,7 +462,7 @@ static pp_status read_direct(pp_dataset_rows *r, const uint32_t *ids, size_t m, 
     for (; i < m; i++) {
         void *bi = in->bytes ? (void *)(dst->u8 + i * in->d) : (void *)(dst->f32 + i * in->d);
         void *bo = in->labelled ? (void *)(dst->labels + i) : (void *)(dst->targets + i * in->k);
-        if (direct_row(&r->din, r->fd, ids[i], bi) || direct_row(&r->dout, r->fd, ids[i], bo)) {
+        if (direct_row(&r->din, &r->src, ids[i], bi) || direct_row(&r->dout, &r->src, ids[i], bo)) {
             bus_at = NULL;
             return pp_error(PP_ERR_INPUT,
                             "%s: reading row %u of /train failed: its chunk is short or fails "
@@ -513,7 +517,7 @@ pp_status pp_dataset_rows_read(pp_dataset_rows *r, const uint32_t *ids, size_t m
         r->ord[i].id = ids[i];
         r->ord[i].at = (uint32_t)i;
     }
-    if (r->fd >= 0) return read_direct(r, ids, m, dst);
+    if (r->src.fd >= 0) return read_direct(r, ids, m, dst);
     qsort(r->ord, m, sizeof *r->ord, by_id);
     char *in_rows = in->bytes ? (char *)dst->u8 : (char *)dst->f32;
     char *out_rows = in->labelled ? (char *)dst->labels : (char *)dst->targets;
@@ -549,11 +553,11 @@ static pp_status check_rows(pp_dataset_rows *r, const uint32_t *ids, size_t m, p
 
 int pp_dataset_rows_direct(const pp_dataset_rows *r)
 {
-    return !r || r->fd < 0 ? 0 : r->map ? 2 : 1;
+    return !r || r->src.fd < 0 ? 0 : r->src.map ? 2 : 1;
 }
 
 void pp_dataset_rows_mapping(const pp_dataset_rows *r, const void **at, size_t *len)
 {
-    *at = r ? r->map : NULL;
-    *len = r && r->map ? r->map_len : 0;
+    *at = r ? r->src.map : NULL;
+    *len = r && r->src.map ? r->src.len : 0;
 }
