@@ -25,8 +25,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # Open MPI resolves "localhost" at every launch. A system without /etc/hosts (a minimal
-# container, a debootstrap chroot) sends that to DNS, and each launch waits out two 5-second
-# resolver time-outs when no server answers; a Debian install always has the file.
+# container, a debootstrap chroot) sends that to DNS, and each launch waits out the resolver's
+# 5-second time-outs when no server answers; a Debian install always has the file.
 if [ ! -e /etc/hosts ]; then
   printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > /etc/hosts
   echo "install-deps: /etc/hosts was missing; wrote one that names localhost (Open MPI looks it up)"
