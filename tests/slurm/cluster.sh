@@ -14,10 +14,11 @@
 #                      TmpFS folder), all on 127.0.0.1, with TaskPlugin=task/affinity. Open MPI
 #                      sees them as separate hosts: jobs must set OMPI_MCA_btl=tcp,self (its
 #                      shared-memory transport between "hosts" on one machine crashes) and
-#                      OMPI_MCA_btl_tcp_if_include=lo (with every interface, 2 of about 50
-#                      runs of slurm_scaling_nodes lost a rank of a 2-node step to a segfault
-#                      before its first collective; likely the TCP BTL's connection race with
-#                      several interfaces, open-mpi/ompi#3035)
+#                      OMPI_MCA_btl_tcp_if_include=lo (with every interface, slurm_scaling_nodes
+#                      failed once in CI and twice in about 50 runs here; the failure caught
+#                      was a rank of a 2-node step dying of SIGSEGV before its first collective,
+#                      likely the TCP BTL's connection race with several interfaces,
+#                      open-mpi/ompi#3035)
 #   CLUSTER_PORT       slurmctld port; the slurmd ports follow it (default: the first free run
 #                      from 6817 on, so a second cluster on the same machine does not collide)
 #   CLUSTER_START_TIMEOUT  seconds to wait for the node to become idle (default 30)
