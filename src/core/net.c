@@ -371,26 +371,32 @@ void pp_net_backward_layer(const pp_arch *a, const pp_real *params, pp_workspace
     pp_net_backward_cols(a, params, ws, l, r0, r1, 0, a->n[l - 1]);
 }
 
-double pp_net_backward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
-                       size_t r1)
+/* BP1 then BP2 down to layer 2, the products on pl's plans where set and the block has
+ * pl->rows rows (pl NULL: none) */
+static double backward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
+                       size_t r1, const pp_net_plans *pl, const pp_net_plan_buf *buf, int *bad)
 {
     if (r1 <= r0) return 0;
     const double cost = pp_net_backward_output(a, ws, r0, r1);
-    for (int l = a->L; l >= 2; l--) pp_net_backward_layer(a, params, ws, l, r0, r1);
+    const int planned = pl && r1 - r0 == pl->rows;
+    for (int l = a->L; l >= 2; l--)
+        *bad |= backward_cols(a, params, ws, l, r0, r1, 0, a->n[l - 1], planned ? pl->bwd[l] : NULL,
+                              planned ? pl->bwd_packed[l] : NULL, buf ? buf->scratch : NULL);
     return cost;
+}
+
+double pp_net_backward(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
+                       size_t r1)
+{
+    int bad = 0; /* no plans: nothing can fail */
+    return backward(a, params, ws, r0, r1, NULL, NULL, &bad);
 }
 
 double pp_net_backward_planned(const pp_arch *a, const pp_real *params, pp_workspace *ws, size_t r0,
                                size_t r1, const pp_net_plans *pl, const pp_net_plan_buf *buf,
                                int *bad)
 {
-    if (r1 <= r0) return 0;
-    const double cost = pp_net_backward_output(a, ws, r0, r1);
-    const int planned = r1 - r0 == pl->rows;
-    for (int l = a->L; l >= 2; l--)
-        *bad |= backward_cols(a, params, ws, l, r0, r1, 0, a->n[l - 1], planned ? pl->bwd[l] : NULL,
-                              pl->bwd_packed[l], buf->scratch);
-    return cost;
+    return backward(a, params, ws, r0, r1, pl, buf, bad);
 }
 
 void pp_net_grad_block(const pp_arch *a, const pp_workspace *ws, int l, size_t r0, size_t r1,
