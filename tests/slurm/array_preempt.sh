@@ -38,8 +38,7 @@ reference=$!
 export PARAPROP DATA OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=lo
 unset RUN_DIR # the default run folder, keyed on ARRAYID_TASKID, is under test
 home=$SCRATCH/nobody
-mkdir -p "$home"
-chown nobody "$home" || fail "cannot chown $home to nobody"
+nobody_home "$home"
 array=$(cd "$home" && runuser -u nobody -- \
   env -u OMPI_ALLOW_RUN_AS_ROOT -u OMPI_ALLOW_RUN_AS_ROOT_CONFIRM \
   sbatch --parsable --job-name=arr --array=0-2 --nodes=1 --ntasks=2 --output=%x-%A_%a.out \

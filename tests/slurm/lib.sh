@@ -25,9 +25,40 @@ digest() {
   tail -n 15 "$1"
 }
 
+# nobody_home DIR: a folder owned by the unprivileged user nobody, from which a test submits as
+# nobody, who must also reach everything the job runs: the paraprop binary and the libraries
+# beside it, jobs/, slurm.conf and the data. A checkout under /root (mode 700, where a fresh
+# machine's root clones) is out of reach: each folder above those that others cannot enter
+# gets o+x (enter, not list) for the test's duration, and its mode back at exit.
+RESTORE_MODES=()
+nobody_home() {
+  local p d path
+  mkdir -p "$1"
+  chown nobody "$1" || fail "cannot chown $1 to nobody"
+  for p in "$1" "$PARAPROP" "$REPO_DIR/jobs" "$SLURM_CONF" "${DATA:-$1}"; do
+    path=/
+    # from the top down: a folder others can enter below one they cannot is still out of reach
+    while IFS= read -r d; do
+      [ -n "$d" ] || continue
+      path=${path%/}/$d
+      [ -d "$path" ] || break
+      case $(stat -c %A "$path") in
+        ?????????[xt]) ;;
+        *)
+          RESTORE_MODES+=("$(stat -c %a "$path"):$path")
+          chmod o+x "$path" || fail "cannot let nobody enter $path"
+          log "nobody cannot enter $path (the checkout's folder): o+x until the test ends"
+          ;;
+      esac
+    done < <(dirname -- "$(readlink -f -- "$p")" | tr '/' '\n')
+  done
+}
+
 slurm_test_cleanup() {
   local rc=$?
   trap - EXIT
+  local m
+  for m in "${RESTORE_MODES[@]}"; do chmod "${m%%:*}" "${m#*:}" 2>/dev/null || true; done
   if [ -n "${NUDGER_PID:-}" ]; then
     kill "$NUDGER_PID" 2>/dev/null || true
     wait "$NUDGER_PID" 2>/dev/null || true

@@ -26,8 +26,7 @@ multi=$(RUN_DIR=$SCRATCH/run-multi submit --job-name=multi --nodes=2 --ntasks-pe
   --ntasks=4 "$REPO_DIR/jobs/train.sbatch" -- "${args[@]}")
 # The 1x1 job runs as an unprivileged user (nobody), from a folder it owns: the script must
 # not depend on root (it sets OMPI_ALLOW_RUN_AS_ROOT only for root).
-mkdir -p "$SCRATCH/nobody"
-chown nobody "$SCRATCH/nobody" || fail "cannot chown $SCRATCH/nobody to nobody"
+nobody_home "$SCRATCH/nobody"
 single=$(cd "$SCRATCH/nobody" && RUN_DIR=$SCRATCH/nobody/run-single \
   runuser -u nobody -- env -u OMPI_ALLOW_RUN_AS_ROOT -u OMPI_ALLOW_RUN_AS_ROOT_CONFIRM \
   sbatch --parsable --job-name=single --nodes=1 --ntasks=1 \

@@ -30,8 +30,7 @@ reference=$!
 export PARAPROP DATA OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=lo
 # nobody submits from a folder it owns, into a run folder it owns
 home=$SCRATCH/nobody
-mkdir -p "$home"
-chown nobody "$home" || fail "cannot chown $home to nobody"
+nobody_home "$home"
 job=$(cd "$home" && RUN_DIR=$home/run runuser -u nobody -- \
   env -u OMPI_ALLOW_RUN_AS_ROOT -u OMPI_ALLOW_RUN_AS_ROOT_CONFIRM \
   sbatch --parsable --job-name=mnpreempt --nodes=2 --ntasks-per-node=2 --ntasks=4 \
