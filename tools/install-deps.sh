@@ -10,9 +10,10 @@ if [ "${1:-}" = "--test" ]; then
   # clang for the libFuzzer stage, with its sanitizer runtimes and its OpenMP (libomp)
   # libblis-dev: the build with another BLAS vendor (the `blis` preset); strace: io_convert_durable;
   # gfortran, python3-torch, python3-onnx, python3-pip: the Fortran module, the Python export and
-  # pip-install tests; gnuplot-nox: `paraprop plot -o FILE.png` (train_plot)
+  # pip-install tests; gnuplot-nox: `paraprop plot -o FILE.png` (train_plot); time: /usr/bin/time
+  # for peak RSS (io_convert_large)
   pkgs+=(python3 python3-h5py python3-numpy procps gawk clang libclang-rt-14-dev libomp-14-dev
-         libblis-dev strace gfortran python3-torch python3-onnx python3-pip gnuplot-nox)
+         libblis-dev strace gfortran python3-torch python3-onnx python3-pip gnuplot-nox time)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
